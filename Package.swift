@@ -1,0 +1,105 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "LogFerry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "logferry", targets: ["logferry"]),
+        .library(name: "LogFerrySpool", targets: ["LogFerrySpool"]),
+        .library(name: "LogFerryWire", targets: ["LogFerryWire"]),
+        .library(name: "LogFerryNode", targets: ["LogFerryNode"]),
+        .library(name: "LogFerryLogging", targets: ["LogFerryLogging"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // The system zlib (zlib1g-dev). We need Z_STREAM_END and a hard inflate cap.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // The durable spool. No networking here.
+        .target(
+            name: "LogFerrySpool",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // Frames, the batch codec (zlib + CRC32C), the handshake and the protocol state machine.
+        .target(
+            name: "LogFerryWire",
+            dependencies: [
+                "CZlib",
+                "LogFerrySpool",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Sources, sinks, the ferry client and server: a node is sources -> spool -> sinks.
+        .target(
+            name: "LogFerryNode",
+            dependencies: [
+                "LogFerrySpool",
+                "LogFerryWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // A swift-log LogHandler that writes into a spool.
+        .target(
+            name: "LogFerryLogging",
+            dependencies: [
+                "LogFerrySpool",
+                "LogFerryWire",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The command line: argument parsing, config file, service wiring.
+        .executableTarget(
+            name: "logferry",
+            dependencies: [
+                "LogFerrySpool",
+                "LogFerryWire",
+                "LogFerryNode",
+                "LogFerryLogging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .testTarget(name: "LogFerrySpoolTests", dependencies: ["LogFerrySpool"]),
+        .testTarget(
+            name: "LogFerryWireTests",
+            dependencies: ["LogFerryWire", .product(name: "NIOCore", package: "swift-nio")],
+            resources: [.copy("Vectors")]
+        ),
+        .testTarget(name: "LogFerryNodeTests", dependencies: ["LogFerryNode"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["LogFerrySpool", "LogFerryWire", "logferry"]
+        ),
+    ]
+)

@@ -1,0 +1,49 @@
+import Testing
+@testable import LogFerrySpool
+
+@Suite("CRC32C")
+struct CRC32CTests {
+    /// Published vectors: RFC 3720 (iSCSI) appendix B.4 and the common "123456789" check value.
+    static let vectors: [([UInt8], UInt32)] = [
+        (Array("123456789".utf8), 0xE306_9283),
+        ([UInt8](repeating: 0, count: 32), 0x8A91_36AA),
+        ([UInt8](repeating: 0xFF, count: 32), 0x62A8_AB43),
+        ((0..<32).map { UInt8($0) }, 0x46DD_794E),
+        ((0..<32).reversed().map { UInt8($0) }, 0x113F_DB5C),
+        ([], 0),
+    ]
+
+    @Test("published test vectors (RFC 3720 B.4 and the 123456789 check value)")
+    func publishedVectors() {
+        for (input, expected) in Self.vectors {
+            #expect(CRC32C.checksum(input) == expected, "input of \(input.count) bytes")
+        }
+    }
+
+    @Test("incremental equals one-shot at every split point")
+    func incremental() {
+        var rng = SystemRandomNumberGenerator()
+        let data = (0..<1031).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let whole = CRC32C.checksum(data)
+        for split in [0, 1, 7, 8, 9, 500, 1030, 1031] {
+            let first = CRC32C.checksum(data[0..<split])
+            #expect(CRC32C.checksum(data[split...], continuing: first) == whole)
+        }
+    }
+
+    @Test("slicing-by-8 agrees with the bytewise definition")
+    func agreesWithBitwise() {
+        func bitwise(_ bytes: [UInt8]) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+            }
+            return ~c
+        }
+        for length in 0..<70 {
+            let data = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            #expect(CRC32C.checksum(data) == bitwise(data), "length \(length)")
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Glibc
+
+/// A failed system call: the errno and what was being done, for building `SpoolError`s.
+struct POSIXError: Error, CustomStringConvertible, Sendable {
+    var errno: Int32
+    var operation: String
+    var path: String
+
+    var description: String { "\(operation) \(path): \(POSIXFile.describe(errno: errno))" }
+
+    /// ENOSPC, EFBIG and EDQUOT: the disk or the file size limit is full.
+    var isNoSpace: Bool { errno == ENOSPC || errno == EFBIG || errno == EDQUOT }
+}
+
+/// Thin wrappers over the POSIX calls the spool needs: EINTR retried, short reads and writes completed,
+/// errors thrown as `POSIXError`. File descriptors are plain `Int32`s owned by the caller.
+enum POSIXFile {
+    static func describe(errno code: Int32) -> String {
+        guard let text = strerror(code) else { return "errno \(code)" }
+        return String(cString: text)
+    }
+
+    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(POSIXError) -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            if errno == EINTR { continue }
+            throw POSIXError(errno: errno, operation: "open", path: path)
+        }
+    }
+
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// Writes all of `bytes` at `offset`.
+    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws(POSIXError) {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n > 0 {
+                done += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                throw POSIXError(errno: n < 0 ? errno : EIO, operation: "write", path: path)
+            }
+        }
+    }
+
+    static func write(_ fd: Int32, _ bytes: [UInt8], at offset: Int64, path: String) throws(POSIXError) {
+        guard !bytes.isEmpty else { return }
+        let result: Result<Void, POSIXError> = bytes.withUnsafeBytes { buffer in
+            do throws(POSIXError) { try write(fd, buffer, at: offset, path: path); return .success(()) }
+            catch { return .failure(error) }
+        }
+        try result.get()
+    }
+
+    /// Reads up to `count` bytes at `offset`; fewer only at the end of the file.
+    static func read(_ fd: Int32, count: Int, at offset: Int64, path: String) throws(POSIXError) -> [UInt8] {
+        guard count > 0 else { return [] }
+        var failure: POSIXError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var done = 0
+            while done < count {
+                let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n > 0 {
+                    done += n
+                } else if n == 0 {
+                    break
+                } else if errno == EINTR {
+                    continue
+                } else {
+                    failure = POSIXError(errno: errno, operation: "read", path: path)
+                    break
+                }
+            }
+            initialized = done
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
+    static func size(_ fd: Int32, path: String) throws(POSIXError) -> Int64 {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw POSIXError(errno: errno, operation: "stat", path: path) }
+        return Int64(info.st_size)
+    }
+
+    static func truncate(_ fd: Int32, to length: Int64, path: String) throws(POSIXError) {
+        while ftruncate(fd, off_t(length)) != 0 {
+            if errno == EINTR { continue }
+            throw POSIXError(errno: errno, operation: "truncate", path: path)
+        }
+    }
+
+    /// `fdatasync`: the data and the metadata needed to read it back (the file size).
+    static func dataSync(_ fd: Int32, path: String) throws(POSIXError) {
+        while fdatasync(fd) != 0 {
+            if errno == EINTR { continue }
+            throw POSIXError(errno: errno, operation: "fdatasync", path: path)
+        }
+    }
+
+    /// `fsync` of a directory, making created, renamed and removed names durable.
+    static func syncDirectory(_ path: String) throws(POSIXError) {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        while fsync(fd) != 0 {
+            if errno == EINTR { continue }
+            // Some file systems refuse fsync on directories; that is not a lost write.
+            if errno == EINVAL || errno == EROFS { return }
+            throw POSIXError(errno: errno, operation: "fsync", path: path)
+        }
+    }
+
+    static func readWholeFile(_ path: String) throws(POSIXError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        let size = try size(fd, path: path)
+        return try read(fd, count: Int(size), at: 0, path: path)
+    }
+
+    /// Writes a new file through a temporary name, so that it appears whole or not at all (no fsync).
+    static func writeWholeFile(_ path: String, _ bytes: [UInt8]) throws(POSIXError) {
+        let temporary = path + ".tmp"
+        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        do throws(POSIXError) {
+            try write(fd, bytes, at: 0, path: temporary)
+        } catch {
+            close(fd)
+            try? unlink(temporary)
+            throw error
+        }
+        close(fd)
+        try rename(temporary, path)
+    }
+
+    static func fileExists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    static func fileSize(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func makeDirectory(_ path: String) throws(POSIXError) {
+        if Glibc.mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw POSIXError(errno: errno, operation: "mkdir", path: path)
+        }
+    }
+
+    /// Makes `path` and any missing parents.
+    static func makeDirectories(_ path: String) throws(POSIXError) {
+        if isDirectory(path) { return }
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            try makeDirectory(prefix)
+            prefix += "/"
+        }
+    }
+
+    static func unlink(_ path: String) throws(POSIXError) {
+        if Glibc.unlink(path) != 0 && errno != ENOENT {
+            throw POSIXError(errno: errno, operation: "unlink", path: path)
+        }
+    }
+
+    static func rename(_ from: String, _ to: String) throws(POSIXError) {
+        if Glibc.rename(from, to) != 0 {
+            throw POSIXError(errno: errno, operation: "rename", path: to)
+        }
+    }
+
+    /// The names in a directory, without `.` and `..`.
+    static func listDirectory(_ path: String) throws(POSIXError) -> [String] {
+        guard let dir = opendir(path) else { throw POSIXError(errno: errno, operation: "opendir", path: path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}
+
+extension POSIXFile {
+    /// The first `count` bytes of a file (fewer when it is shorter).
+    static func readWholeFilePrefix(_ path: String, count: Int) throws(POSIXError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        return try read(fd, count: count, at: 0, path: path)
+    }
+}

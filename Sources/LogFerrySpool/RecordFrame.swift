@@ -1,0 +1,85 @@
+/// The on-disk framing of one record in a segment (Docs/SPOOL.md, "Record").
+///
+/// ```
+/// offset size field
+///      0    4 magic "LFRC" (0x4C 0x46 0x52 0x43)
+///      4    4 metadata length, UInt32 little-endian
+///      8    4 payload length, UInt32 little-endian
+///     12    8 sequence, UInt64 little-endian
+///     20    4 CRC32C of bytes 0..<20, then the metadata, then the payload; UInt32 little-endian
+///     24    m metadata
+///   24+m    p payload
+/// ```
+/// The magic lets a reader find the next record after damaged bytes; the CRC covers every other byte.
+public enum RecordFrame {
+    /// Bytes before the metadata.
+    public static let headerBytes = 24
+    /// "LFRC".
+    public static let magic: [UInt8] = [0x4C, 0x46, 0x52, 0x43]
+    /// The largest metadata area a record may carry.
+    public static let maximumMetadataBytes = 1 << 20
+    /// The largest record the format allows (header + metadata + payload); larger length fields are garbage.
+    public static let maximumRecordBytes = 256 << 20
+
+    /// The fields of a header that passed its structural checks (magic, lengths); the CRC is checked separately.
+    struct Header: Equatable {
+        var metadataLength: Int
+        var payloadLength: Int
+        var sequence: UInt64
+        var checksum: UInt32
+        var recordBytes: Int { RecordFrame.headerBytes + metadataLength + payloadLength }
+    }
+
+    /// Appends one framed record to `buffer`.
+    static func encode(sequence: UInt64, metadata: [UInt8], payload: [UInt8], into buffer: inout [UInt8]) {
+        let start = buffer.count
+        buffer.reserveCapacity(start + headerBytes + metadata.count + payload.count)
+        buffer.append(contentsOf: magic)
+        buffer.appendLittleEndian(UInt32(metadata.count))
+        buffer.appendLittleEndian(UInt32(payload.count))
+        buffer.appendLittleEndian(sequence)
+        var crc = buffer.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<start + 20])) }
+        crc = metadata.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+        crc = payload.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+        buffer.appendLittleEndian(crc)
+        buffer.append(contentsOf: metadata)
+        buffer.append(contentsOf: payload)
+    }
+
+    /// Parses the 24 header bytes at the start of `bytes`; `nil` when the magic or a length is impossible.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer) -> Header? {
+        guard bytes.count >= headerBytes,
+              bytes[0] == magic[0], bytes[1] == magic[1], bytes[2] == magic[2], bytes[3] == magic[3]
+        else { return nil }
+        let metadataLength = Int(bytes.loadLittleEndian(at: 4, as: UInt32.self))
+        let payloadLength = Int(bytes.loadLittleEndian(at: 8, as: UInt32.self))
+        guard metadataLength <= maximumMetadataBytes,
+              headerBytes + metadataLength + payloadLength <= maximumRecordBytes
+        else { return nil }
+        return Header(
+            metadataLength: metadataLength,
+            payloadLength: payloadLength,
+            sequence: bytes.loadLittleEndian(at: 12, as: UInt64.self),
+            checksum: bytes.loadLittleEndian(at: 20, as: UInt32.self)
+        )
+    }
+
+    /// Whether the whole record at the start of `bytes` (header, metadata, payload) matches its CRC.
+    static func checksumMatches(_ header: Header, record bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= header.recordBytes else { return false }
+        var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<20]))
+        crc = CRC32C.checksum(
+            UnsafeRawBufferPointer(rebasing: bytes[headerBytes..<header.recordBytes]), continuing: crc)
+        return crc == header.checksum
+    }
+
+    /// Decodes a complete, checked record from `bytes` (which starts with its header).
+    static func decode(_ header: Header, record bytes: UnsafeRawBufferPointer) -> SpoolRecord {
+        let metadataEnd = headerBytes + header.metadataLength
+        return SpoolRecord(
+            sequence: header.sequence,
+            metadata: Array(bytes[headerBytes..<metadataEnd]),
+            payload: Array(bytes[metadataEnd..<header.recordBytes])
+        )
+    }
+}

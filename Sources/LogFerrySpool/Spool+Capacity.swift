@@ -1,0 +1,110 @@
+import Glibc
+
+extension Spool {
+    /// Frees room for a record of `recordBytes` under `maxBytes`; `false` means drop it (`drop-newest`).
+    func makeRoom(for recordBytes: Int) async throws -> Bool {
+        guard let maxBytes = configuration.maxBytes else { return true }
+        while true {
+            try checkWritable()
+            var needed = Int64(recordBytes)
+            if let tail, tail.writeOffset >= Int64(configuration.segmentBytes) { needed += Int64(SegmentHeader.bytes) }
+            if segments.isEmpty { needed += Int64(SegmentHeader.bytes) }
+            if totalBytes + needed <= Int64(maxBytes) { return true }
+            switch configuration.capacityPolicy {
+            case .dropNewest:
+                return false
+            case .dropOldest:
+                if !(try dropOldestSegment()) { return true }
+            case .block:
+                if try reclaimCommittedTail() { continue }
+                if cursors.isEmpty && !warnedBlockingWithoutCursor {
+                    warnedBlockingWithoutCursor = true
+                    logger.warning("spool full and no cursor exists: appends wait until a cursor commits or the spool closes", metadata: ["max_bytes": "\(maxBytes)"])
+                }
+                await suspend(.capacity)
+                try Task.checkCancellation()
+            }
+        }
+    }
+
+    /// `drop-oldest`: deletes the oldest segment (sealing the tail first when it is the only one), counting its
+    /// records as dropped. `false` when there is nothing left to drop.
+    func dropOldestSegment() throws -> Bool {
+        if segments.count == 1, let tail, tail.recordCount > 0 {
+            try roll()
+        }
+        guard segments.count > 1 else { return false }
+        let oldest = segments[0]
+        let records = oldest.recordCount ?? countRecords(inSegment: oldest.first)
+        guard deleteSegment(oldest) else { return false }
+        let bytes = UInt64(max(0, oldest.bytes - Int64(SegmentHeader.bytes)))
+        droppedBatches += UInt64(records)
+        droppedBytes += bytes
+        metrics.droppedBatches.increment(by: records)
+        metrics.droppedBytes.increment(by: Int(bytes))
+        logger.warning("spool full: dropped the oldest segment", metadata: [
+            "segment": "\(SpoolLayout.segmentName(oldest.first))", "batches": "\(records)", "bytes": "\(bytes)",
+        ])
+        try? writeMeta(reservedThrough: reservedThrough, durable: false)
+        return true
+    }
+
+    /// `block`: when every cursor has passed the whole tail, seals it so that it can be deleted.
+    func reclaimCommittedTail() throws -> Bool {
+        guard let minimum = cursors.values.map(\.committed).min(), let tail, tail.recordCount > 0,
+              minimum >= lastWritten
+        else { return false }
+        try roll()
+        let before = segments.count
+        deleteConsumedSegments()
+        return segments.count < before
+    }
+
+    /// Deletes, oldest first, the segments every cursor has passed. With no cursor nothing is deleted.
+    ///
+    /// The cursor state is written before this runs, so a crash between two unlinks only leaves segments that
+    /// the next open deletes again.
+    func deleteConsumedSegments() {
+        guard let minimum = cursors.values.map(\.committed).min() else { return }
+        var deleted = false
+        while segments.count >= 2, segments[1].first <= minimum &+ 1 {
+            guard deleteSegment(segments[0]) else { break }
+            deleted = true
+        }
+        if deleted {
+            updateGauges()
+            waiters.resumeCapacity()
+        }
+    }
+
+    /// Unlinks one segment (the oldest) and forgets it.
+    func deleteSegment(_ segment: SegmentInfo) -> Bool {
+        let path = layout.segmentPath(segment.first)
+        do {
+            try POSIXFile.unlink(path)
+        } catch {
+            logger.error("cannot delete a consumed segment", metadata: ["path": "\(path)", "error": "\(error)"])
+            return false
+        }
+        segments.removeAll { $0.first == segment.first }
+        if let tail, tail.first == segment.first {
+            POSIXFile.close(tail.fd)
+            self.tail = nil
+        }
+        metrics.segments.record(segments.count)
+        metrics.bytes.record(totalBytes)
+        return true
+    }
+
+    /// Counts the records of a segment written before this process opened the spool (headers only).
+    func countRecords(inSegment first: UInt64) -> Int {
+        let path = layout.segmentPath(first)
+        guard let fd = try? POSIXFile.open(path, O_RDONLY) else { return 0 }
+        defer { POSIXFile.close(fd) }
+        guard let bytes = try? POSIXFile.read(fd, count: Int((try? POSIXFile.size(fd, path: path)) ?? 0), at: 0, path: path)
+        else { return 0 }
+        return bytes.withUnsafeBytes {
+            SegmentScanner.scan($0, from: SegmentHeader.bytes, minimumSequence: first).recordCount
+        }
+    }
+}

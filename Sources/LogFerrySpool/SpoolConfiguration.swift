@@ -1,0 +1,33 @@
+/// How a spool is laid out and how it behaves; passed to `Spool.open`.
+public struct SpoolConfiguration: Sendable {
+    /// The spool directory; created when missing.
+    public var directory: String
+    /// A segment is sealed and a new one started once it holds at least this many bytes.
+    public var segmentBytes: Int
+    /// When appended records are forced to stable storage.
+    public var fsync: FsyncPolicy
+    /// The most bytes the segments may take together; `nil` means unlimited.
+    public var maxBytes: Int?
+    /// What an append does when `maxBytes` is reached.
+    public var capacityPolicy: CapacityPolicy
+    /// The largest record (header, metadata and payload) an append accepts. Larger batches are refused with
+    /// `SpoolError.Kind.recordTooLarge` so that a caller splits them.
+    public var maxRecordBytes: Int
+
+    /// Makes a configuration; the defaults suit a relay's ack path (64 MiB segments, fsync `always`, no cap).
+    public init(
+        directory: String,
+        segmentBytes: Int = 64 << 20,
+        fsync: FsyncPolicy = .always,
+        maxBytes: Int? = nil,
+        capacityPolicy: CapacityPolicy = .block,
+        maxRecordBytes: Int = RecordFrame.maximumRecordBytes
+    ) {
+        self.directory = directory
+        self.segmentBytes = segmentBytes
+        self.fsync = fsync
+        self.maxBytes = maxBytes
+        self.capacityPolicy = capacityPolicy
+        self.maxRecordBytes = maxRecordBytes
+    }
+}

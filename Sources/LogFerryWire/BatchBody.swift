@@ -1,0 +1,206 @@
+/// The uncompressed batch body: the bytes the zlib stream of a ``SealedBatch`` holds.
+///
+/// Layout (Docs/PROTOCOL.md §Batch body), varints are unsigned LEB128, minimally encoded:
+///
+///     u8      format version (1)
+///     varint  host length, host UTF-8
+///     varint  source count S, then S × (varint length, UTF-8)        -- in order of first use
+///     varint  field-key count K, then K × (varint length, UTF-8)     -- strictly ascending bytewise
+///     varint  base timestamp (the first event's; 0 when empty)
+///     varint  event count N, then N × event:
+///         varint  zigzag(timestamp − previous timestamp), wrapping; the first "previous" is the base
+///         varint  source index × 2 + (1 if the event has fields)
+///         varint  line length, line bytes
+///         if fields: varint F ≥ 1, then F × (varint key index, strictly ascending; varint length, UTF-8 value)
+enum BatchBody {
+    static let formatVersion: UInt8 = 1
+
+    /// Appends the body of `events` read on `host` to `body` (which the caller has emptied).
+    static func write(host: String, events: ArraySlice<Event>, into body: inout [UInt8]) {
+        body.append(formatVersion)
+        body.appendVarintString(host)
+
+        // Source table, in order of first use; a batch usually has one or a few sources.
+        var sourceIndex: [String: Int] = [:]
+        var sources: [String] = []
+        var indices: [Int] = []
+        indices.reserveCapacity(events.count)
+        var lastSource: String? = nil
+        var lastIndex = 0
+        var anyFields = false
+        for event in events {
+            if event.source != lastSource {
+                if let index = sourceIndex[event.source] {
+                    lastIndex = index
+                } else {
+                    lastIndex = sources.count
+                    sourceIndex[event.source] = lastIndex
+                    sources.append(event.source)
+                }
+                lastSource = event.source
+            }
+            indices.append(lastIndex)
+            anyFields = anyFields || !event.fields.isEmpty
+        }
+        body.appendVarint(UInt64(sources.count))
+        for source in sources { body.appendVarintString(source) }
+
+        // Field-key table, sorted bytewise so each event's fields come out sorted by key.
+        var keys: [String] = []
+        var keyIndex: [String: Int] = [:]
+        if anyFields {
+            var keySet = Set<String>()
+            for event in events { keySet.formUnion(event.fields.keys) }
+            keys = keySet.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for (index, key) in keys.enumerated() { keyIndex[key] = index }
+        }
+        body.appendVarint(UInt64(keys.count))
+        for key in keys { body.appendVarintString(key) }
+
+        var previous = events.first?.timestamp ?? 0
+        body.appendVarint(previous)
+        body.appendVarint(UInt64(events.count))
+        for (event, index) in zip(events, indices) {
+            let delta = Int64(bitPattern: event.timestamp &- previous)
+            body.appendVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)))
+            previous = event.timestamp
+            body.appendVarint(UInt64(index) << 1 | (event.fields.isEmpty ? 0 : 1))
+            body.appendVarint(UInt64(event.line.count))
+            body.append(contentsOf: event.line)
+            if !event.fields.isEmpty {
+                body.appendVarint(UInt64(event.fields.count))
+                var fields: [(index: Int, value: String)] = []
+                fields.reserveCapacity(event.fields.count)
+                for (key, value) in event.fields {
+                    // Every key is in the table: it was collected from these very events.
+                    fields.append((keyIndex[key] ?? 0, value))
+                }
+                fields.sort { $0.index < $1.index }
+                for field in fields {
+                    body.appendVarint(UInt64(field.index))
+                    body.appendVarintString(field.value)
+                }
+            }
+        }
+    }
+
+    /// Parses a body that must hold exactly `expectedEvents` events and nothing after them.
+    ///
+    /// With `materialize` false it only checks (the relay path); the returned batch is then empty.
+    /// Nothing is allocated from an unchecked count: every table and event needs at least one byte each,
+    /// so reservations are bounded by the body's size, which is bounded by the announced limit.
+    static func parse(
+        _ body: UnsafeRawBufferPointer,
+        expectedEvents: UInt32,
+        materialize: Bool
+    ) throws(WireError) -> Batch {
+        var reader = WireReader(body)
+        let version = try reader.readUInt8()
+        guard version == formatVersion else {
+            throw WireError(.malformed("batch body format version \(version) is not \(formatVersion)"))
+        }
+        let host = try WireReader.string(try reader.readSlice(count: try reader.readVarintLength()), field: "batch host")
+
+        let sourceCount = try reader.readVarintLength()
+        var sources: [String] = []
+        sources.reserveCapacity(sourceCount)
+        for _ in 0..<sourceCount {
+            sources.append(try WireReader.string(try reader.readSlice(count: try reader.readVarintLength()), field: "source name"))
+        }
+
+        let keyCount = try reader.readVarintLength()
+        var keys: [String] = []
+        keys.reserveCapacity(keyCount)
+        var previousKey: UnsafeRawBufferPointer? = nil
+        for _ in 0..<keyCount {
+            let keyBytes = try reader.readSlice(count: try reader.readVarintLength())
+            if let previousKey, !previousKey.lexicographicallyPrecedes(keyBytes) {
+                throw WireError(.malformed("field keys are not strictly ascending"))
+            }
+            previousKey = keyBytes
+            keys.append(try WireReader.string(keyBytes, field: "field key"))
+        }
+        // Bytewise-distinct keys can still be equal Swift strings (canonically equivalent Unicode).
+        if keyCount > 1, Set(keys).count != keyCount {
+            throw WireError(.malformed("field keys repeat as Unicode-equivalent strings"))
+        }
+
+        var previous = try reader.readVarint()
+        let eventCount = try reader.readVarint()
+        guard eventCount == UInt64(expectedEvents) else {
+            throw WireError(.malformed("batch body holds \(eventCount) events but declares \(expectedEvents)"))
+        }
+        var events: [Event] = []
+        if materialize {
+            // Each event takes at least 3 bytes; never reserve more than the body can hold.
+            events.reserveCapacity(min(Int(eventCount), reader.remaining / 3))
+        }
+        for _ in 0..<eventCount {
+            let zigzag = try reader.readVarint()
+            let delta = Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
+            let timestamp = previous &+ UInt64(bitPattern: delta)
+            previous = timestamp
+            let sourceAndFlag = try reader.readVarint()
+            let sourceIndex = sourceAndFlag >> 1
+            guard sourceIndex < UInt64(sources.count) else {
+                throw WireError(.malformed("source index \(sourceIndex) outside a table of \(sources.count)"))
+            }
+            let line = try reader.readSlice(count: try reader.readVarintLength())
+            var fields: [String: String] = [:]
+            if sourceAndFlag & 1 == 1 {
+                let fieldCount = try reader.readVarintLength()
+                guard fieldCount >= 1 else { throw WireError(.malformed("event flagged with fields has none")) }
+                guard fieldCount <= keys.count else {
+                    throw WireError(.malformed("event has \(fieldCount) fields but there are \(keys.count) keys"))
+                }
+                var lastKey = -1
+                for _ in 0..<fieldCount {
+                    let keyIndex = try reader.readVarint()
+                    guard keyIndex < UInt64(keys.count), Int(keyIndex) > lastKey else {
+                        throw WireError(.malformed("field key index \(keyIndex) out of range or not ascending"))
+                    }
+                    lastKey = Int(keyIndex)
+                    let valueBytes = try reader.readSlice(count: try reader.readVarintLength())
+                    let value = try WireReader.string(valueBytes, field: "field value")
+                    if materialize { fields[keys[lastKey]] = value }
+                }
+            }
+            if materialize {
+                events.append(Event(
+                    timestamp: timestamp, source: sources[Int(sourceIndex)], line: copy(line), fields: fields))
+            }
+        }
+        try reader.expectEnd()
+        return Batch(host: host, events: events)
+    }
+
+    private static func copy(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: source, count: bytes.count))
+            initialized = bytes.count
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends `value` as an unsigned LEB128 varint.
+    @inline(__always)
+    mutating func appendVarint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        append(UInt8(value))
+    }
+
+    /// Appends a varint length and the UTF-8 bytes of `string`.
+    mutating func appendVarintString(_ string: String) {
+        var string = string
+        string.withUTF8 { utf8 in
+            appendVarint(UInt64(utf8.count))
+            append(contentsOf: utf8)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+/// A batch encoded and compressed once at the edge: what the spool stores and every hop forwards unchanged.
+///
+/// ``BatchEncoder`` makes one from a ``Batch``; ``BatchDecoder`` checks and opens one. The CRC32C covers the
+/// compressed bytes, so a relay can verify a batch without inflating it.
+public struct SealedBatch: Sendable, Hashable {
+    /// The spool payload format version written by ``serialized()``.
+    static let serializationVersion: UInt8 = 1
+    /// The size of the header ``serialized()`` puts before the compressed bytes.
+    static let serializedHeaderSize = 1 + 4 + 4 + 4
+
+    /// How many events the batch holds.
+    public var eventCount: UInt32
+    /// The size of the batch body once inflated.
+    public var uncompressedSize: UInt32
+    /// CRC32C of ``compressed``.
+    public var crc32c: UInt32
+    /// The zlib stream of the batch body.
+    public var compressed: [UInt8]
+
+    /// Creates a sealed batch from its parts (as read off the wire; nothing is checked until decoding).
+    public init(eventCount: UInt32, uncompressedSize: UInt32, crc32c: UInt32, compressed: [UInt8]) {
+        self.eventCount = eventCount
+        self.uncompressedSize = uncompressedSize
+        self.crc32c = crc32c
+        self.compressed = compressed
+    }
+
+    /// The spool payload form: a u8 format version (1), u32 event count, u32 uncompressed size, u32 CRC32C
+    /// (all big-endian), then the compressed bytes.
+    public func serialized() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.serializedHeaderSize + compressed.count)
+        bytes.writeWireInteger(Self.serializationVersion)
+        bytes.writeWireInteger(eventCount)
+        bytes.writeWireInteger(uncompressedSize)
+        bytes.writeWireInteger(crc32c)
+        bytes.writeWireBytes(compressed)
+        return bytes
+    }
+
+    /// Reads the spool payload form written by ``serialized()``.
+    ///
+    /// Checks the header only; ``BatchDecoder`` checks the CRC and the contents.
+    public init(serialized bytes: [UInt8]) throws(WireError) {
+        let parsed: Result<SealedBatch, WireError> = bytes.withUnsafeBytes { buffer in
+            do throws(WireError) {
+                var reader = WireReader(buffer)
+                let version = try reader.readUInt8()
+                guard version == Self.serializationVersion else {
+                    throw WireError(.malformed("sealed batch format version \(version) is not \(Self.serializationVersion)"))
+                }
+                let eventCount = try reader.readInteger(as: UInt32.self)
+                let uncompressedSize = try reader.readInteger(as: UInt32.self)
+                let crc32c = try reader.readInteger(as: UInt32.self)
+                guard reader.remaining <= Int(UInt32.max) - BatchFrame.fixedBodySize - 1 else {
+                    throw WireError(.malformed("sealed batch of \(reader.remaining) compressed bytes cannot be framed"))
+                }
+                let compressed = try reader.readBytes(count: reader.remaining)
+                return .success(SealedBatch(
+                    eventCount: eventCount, uncompressedSize: uncompressedSize, crc32c: crc32c, compressed: compressed))
+            } catch {
+                return .failure(error)
+            }
+        }
+        self = try parsed.get()
+    }
+}

@@ -150,6 +150,11 @@ public actor Spool {
     /// segments, `drop-newest` returns `.dropped`; drops are counted. A full disk throws `.noSpace` and leaves
     /// the spool usable; an fsync or other write error puts the spool into the failed state.
     public func append(_ payload: [UInt8], metadata: [UInt8] = []) async throws -> SpoolAppendResult {
+        try await waitUntilDurable(enqueue(payload, metadata: metadata))
+    }
+
+    /// Writes a record (not yet durable under `always`) and returns what happened; see `append`.
+    func write(_ payload: [UInt8], metadata: [UInt8]) async throws -> SpoolAppendResult {
         try checkWritable()
         let recordBytes = RecordFrame.headerBytes + metadata.count + payload.count
         let limit = min(configuration.maxRecordBytes, RecordFrame.maximumRecordBytes,
@@ -193,9 +198,7 @@ public actor Spool {
         metrics.appendedBatches.increment()
         metrics.appendedBytes.increment(by: buffer.count)
         metrics.bytes.record(totalBytes)
-        if configuration.fsync == .always {
-            try await waitSynced(through: sequence)
-        } else {
+        if configuration.fsync != .always {
             waiters.resumeReaders()
         }
         return .stored(sequence: sequence)

@@ -8,6 +8,9 @@ struct LogFerryCommand: AsyncParsableCommand {
         abstract: "Ship log lines from edge hosts to a central place: nothing lost, nothing duplicated.",
         version: LogFerryVersion.current,
         subcommands: [
+            AgentCommand.self,
+            RelayCommand.self,
+            ReceiveCommand.self,
             SpoolCommand.self,
             BenchCommand.self,
         ]

@@ -1,0 +1,67 @@
+import LogFerryWire
+
+/// When a batch is sealed: at a number of events, an uncompressed size, or a linger time after its first
+/// event, whichever comes first.
+public struct BatchPolicy: Sendable, Hashable {
+    /// Seal at this many events.
+    public var maxEvents: Int
+    /// Seal at this many uncompressed bytes (lines plus per-event overhead).
+    public var maxBytes: Int
+    /// Seal this long after the first event of a batch, however small it is.
+    public var linger: Duration
+    /// zlib level for sealing.
+    public var compressionLevel: Int
+
+    /// The defaults: 4096 events, 1 MiB, 200 ms, zlib level 1.
+    public init(maxEvents: Int = 4096, maxBytes: Int = 1 << 20, linger: Duration = .milliseconds(200), compressionLevel: Int = 1) {
+        self.maxEvents = maxEvents
+        self.maxBytes = maxBytes
+        self.linger = linger
+        self.compressionLevel = compressionLevel
+    }
+}
+
+/// The events of the batch being filled.
+struct BatchAssembler {
+    let policy: BatchPolicy
+    private(set) var events: [Event] = []
+    private(set) var bytes = 0
+    private(set) var openedAt: ContinuousClock.Instant?
+
+    /// Per-event bytes counted on top of the line (timestamp, source index, lengths).
+    static let eventOverhead = 16
+
+    init(policy: BatchPolicy) {
+        self.policy = policy
+        events.reserveCapacity(policy.maxEvents)
+    }
+
+    var isEmpty: Bool { events.isEmpty }
+
+    /// Whether the batch has reached its event count or size.
+    var isFull: Bool { events.count >= policy.maxEvents || bytes >= policy.maxBytes }
+
+    /// Whether the batch has lingered long enough to be sealed.
+    func isDue(at now: ContinuousClock.Instant) -> Bool {
+        guard let openedAt else { return false }
+        return now - openedAt >= policy.linger
+    }
+
+    /// When the open batch falls due, if one is open.
+    var deadline: ContinuousClock.Instant? { openedAt.map { $0 + policy.linger } }
+
+    mutating func add(_ event: Event) {
+        if events.isEmpty { openedAt = .now }
+        bytes += event.line.count + event.source.utf8.count / 8 + Self.eventOverhead
+        events.append(event)
+    }
+
+    /// Takes the events out, leaving an empty batch.
+    mutating func take(host: String) -> Batch {
+        let batch = Batch(host: host, events: events)
+        events.removeAll(keepingCapacity: true)
+        bytes = 0
+        openedAt = nil
+        return batch
+    }
+}

@@ -1,0 +1,185 @@
+import LogFerrySpool
+import LogFerryWire
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+
+/// The ferry listener: the source through which a relay or receiver takes batches from upstream nodes.
+///
+/// Each connection gets a task; each batch is checked (CRC, inflate within the limits), appended to the
+/// spool, and acknowledged once the spool has made it durable. Batches already stored (a client resending
+/// after a reconnect) are acknowledged again without being stored twice. On graceful shutdown the listener
+/// stops accepting, finishes the acks of what it has taken, and says bye to every peer.
+public final class FerryServer: Service, Sendable {
+    let configuration: FerryServerConfiguration
+    let spool: Spool
+    let registry: UpstreamRegistry
+    let marksSnapshotter: SpoolSnapshotter<UpstreamMarks>
+    let logger: Logger
+    let onListening: @Sendable (SocketAddress) -> Void
+    let metrics: FerryServerMetrics
+
+    /// The cursor whose state snapshots the resume points.
+    public static let marksCursor = "ferry-listener-marks"
+
+    /// Rebuilds the resume points from `spool` and prepares the listener; `run()` binds and serves.
+    public init(
+        configuration: FerryServerConfiguration,
+        spool: Spool,
+        logger: Logger,
+        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) async throws {
+        self.configuration = configuration
+        self.spool = spool
+        self.logger = logger
+        self.onListening = onListening
+        self.metrics = FerryServerMetrics()
+        self.marksSnapshotter = SpoolSnapshotter(spool: spool, cursorName: Self.marksCursor, logger: logger)
+        let (marks, through) = try await marksSnapshotter.rebuild()
+        self.registry = UpstreamRegistry(marks: marks)
+        self.rebuiltMarks = marks
+        self.rebuiltThrough = through
+        logger.info("resume points rebuilt for \(marks.positions.count) upstream spool(s) through local sequence \(through)")
+    }
+
+    private let rebuiltMarks: UpstreamMarks
+    private let rebuiltThrough: UInt64
+
+    /// Binds, reports the bound address, and serves until graceful shutdown or cancellation.
+    public func run() async throws {
+        let tlsContext = try configuration.tls?.makeContext()
+        let limits = configuration.limits
+        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000
+            + configuration.idleTimeout.components.attoseconds / 1_000_000_000)
+        let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
+        do {
+            serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: configuration.host, port: configuration.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        if let tlsContext {
+                            try pipeline.addHandler(NIOSSLServerHandler(context: tlsContext))
+                        }
+                        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: limits.maxFrameBytes)))
+                        try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
+                        try pipeline.addHandler(IdleStateHandler(readTimeout: idle))
+                        try pipeline.addHandler(IdlePeerCloser(idle: idle))
+                        return try NIOAsyncChannel<Frame, Frame>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 16))
+                        )
+                    }
+                }
+        } catch {
+            throw FerryServerError.cannotBind(host: configuration.host, port: configuration.port, underlying: error)
+        }
+        if let address = serverChannel.channel.localAddress {
+            onListening(address)
+        }
+        let snapshotter = marksSnapshotter
+        let (marks, through) = (rebuiltMarks, rebuiltThrough)
+        // The snapshot follower and the accept loop run side by side; the follower saves its last
+        // snapshot when the accept loop has ended.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await snapshotter.follow(state: marks, through: through)
+            }
+            try await withGracefulShutdownHandler {
+                try await serverChannel.executeThenClose { inbound in
+                    try await withThrowingDiscardingTaskGroup { connections in
+                        for try await connection in inbound {
+                            connections.addTask { await self.serve(connection) }
+                        }
+                    }
+                }
+            } onGracefulShutdown: {
+                serverChannel.channel.close(promise: nil)
+            }
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+
+    /// One connection: handshake, then batches until the peer leaves, fails, or the node shuts down.
+    func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
+        let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "unknown peer"
+        var logger = self.logger
+        logger[metadataKey: "peer"] = "\(peer)"
+        metrics.connections.increment()
+        metrics.openConnections.increment()
+        defer { metrics.openConnections.decrement() }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                let session = FerryServerSession(
+                    server: self, inbound: inbound, outbound: outbound,
+                    closeChannel: { [channel = connection.channel] in channel.close(promise: nil) },
+                    logger: logger
+                )
+                try await cancelWhenGracefulShutdown { try await session.run() }
+            }
+        } catch let error as WireError {
+            metrics.malformedFrames.increment()
+            logger.warning("closing connection from \(peer): \(error)")
+        } catch {
+            logger.debug("connection from \(peer) ended: \(error)")
+        }
+    }
+}
+
+/// Why a ferry listener could not start.
+public enum FerryServerError: Error, CustomStringConvertible {
+    /// The address is taken or not ours.
+    case cannotBind(host: String, port: Int, underlying: any Error)
+
+    /// An operator-facing description.
+    public var description: String {
+        switch self {
+        case .cannotBind(let host, let port, let underlying):
+            return "cannot listen on \(host):\(port): \(underlying). Is another process using the port? Pick another with --listen."
+        }
+    }
+}
+
+/// Closes a connection that has delivered no complete frame for the idle time, after telling the peer why.
+final class IdlePeerCloser: ChannelInboundHandler, Sendable {
+    typealias InboundIn = Frame
+    typealias InboundOut = Frame
+    typealias OutboundOut = Frame
+    let idle: TimeAmount
+
+    init(idle: TimeAmount) { self.idle = idle }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
+            let seconds = idle.nanoseconds / 1_000_000_000
+            let refusal = Refusal(sequence: 0, code: .malformed, reason: "no complete frame in \(seconds) s; closing (send heartbeats while idle)")
+            let closed = context.eventLoop.makePromise(of: Void.self)
+            closed.futureResult.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.refuse(refusal)), promise: closed)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+/// The listener's metrics.
+struct FerryServerMetrics: Sendable {
+    let connections = Counter(label: "logferry_ferry_listener_connections_total")
+    let openConnections = Meter(label: "logferry_ferry_listener_open_connections")
+    let batchesIn = Counter(label: "logferry_ferry_listener_batches_total")
+    let bytesIn = Counter(label: "logferry_ferry_listener_bytes_total")
+    let eventsIn = Counter(label: "logferry_ferry_listener_events_total")
+    let duplicates = Counter(label: "logferry_ferry_listener_duplicate_batches_total")
+    let malformedFrames = Counter(label: "logferry_ferry_listener_malformed_frames_total")
+    let ackLatency = Timer(label: "logferry_ferry_listener_ack_latency_seconds")
+
+    func refusals(_ code: RefusalCode) -> Counter {
+        Counter(label: "logferry_ferry_listener_refusals_total", dimensions: [("code", "\(code)")])
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// An append-only output file of a file sink, opened with O_APPEND and written with plain write(2).
+final class OutputFile {
+    let path: String
+    private(set) var descriptor: Int32
+    private(set) var dirty = false
+
+    /// Opens (creating when missing) `path`, making its parent directories.
+    init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OutputFileError(path: path, operation: "open", errno: errno) }
+        self.descriptor = fd
+    }
+
+    deinit {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+    }
+
+    /// Appends all of `bytes`, retrying short writes.
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        try bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            while offset < buffer.count {
+                let n = Glibc.write(descriptor, base + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw OutputFileError(path: path, operation: "write", errno: errno)
+                }
+                offset += n
+            }
+        }
+        dirty = true
+    }
+
+    /// Makes the written bytes durable.
+    func sync() throws {
+        guard dirty else { return }
+        guard fdatasync(descriptor) == 0 else { throw OutputFileError(path: path, operation: "fdatasync", errno: errno) }
+        dirty = false
+    }
+
+    /// Closes the descriptor (after syncing).
+    func close() throws {
+        try sync()
+        if descriptor >= 0 { Glibc.close(descriptor) }
+        descriptor = -1
+    }
+
+    /// The size of the file at `path`, or nil when it does not exist.
+    static func size(of path: String) -> UInt64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return UInt64(info.st_size)
+    }
+
+    /// Cuts the file at `path` back to `length` when it is longer.
+    static func truncate(_ path: String, to length: UInt64) throws {
+        guard let size = size(of: path), size > length else { return }
+        guard Glibc.truncate(path, off_t(length)) == 0 else { throw OutputFileError(path: path, operation: "truncate", errno: errno) }
+    }
+
+    /// fsyncs a directory so a rename or create in it is durable.
+    static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw OutputFileError(path: path, operation: "open directory", errno: errno) }
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw OutputFileError(path: path, operation: "fsync directory", errno: errno) }
+    }
+}
+
+/// A file sink's I/O failure, naming the file.
+public struct OutputFileError: Error, CustomStringConvertible {
+    /// The file.
+    public var path: String
+    /// What was being done.
+    public var operation: String
+    /// The error number.
+    public var errno: Int32
+
+    /// An operator-facing description.
+    public var description: String {
+        "file sink cannot \(operation) \(path): \(String(cString: strerror(errno))). Check the disk space and permissions of the output directory; nothing is lost, the batch waits in the spool."
+    }
+}

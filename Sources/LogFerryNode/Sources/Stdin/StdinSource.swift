@@ -1,0 +1,85 @@
+import Glibc
+import LogFerryWire
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+
+/// Reads lines from standard input into a `SpoolIngest` until end of input, then seals what is left.
+///
+/// A pipe or terminal is read through NIO (backpressure: a full spool stops the reads, and the writer
+/// blocks); a regular file redirected in is read directly.
+public struct StdinSource: NodeStage {
+    let ingest: SpoolIngest
+    let maxLineBytes: Int
+    let logger: Logger
+    let cutLines = Counter(label: "logferry_source_lines_cut_total", dimensions: [("source", "stdin")])
+
+    /// Creates a stdin source feeding `ingest`.
+    public init(ingest: SpoolIngest, maxLineBytes: Int = 1 << 20, logger: Logger) {
+        self.ingest = ingest
+        self.maxLineBytes = maxLineBytes
+        self.logger = logger
+    }
+
+    /// Reads to the end of input.
+    public func run() async throws {
+        var info = stat()
+        let isRegularFile = fstat(STDIN_FILENO, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        var splitter = LineSplitter(maxLineBytes: maxLineBytes)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await ingest.runLingerTimer() }
+            if isRegularFile {
+                var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+                    if n < 0, errno == EINTR { continue }
+                    guard n > 0 else { break }
+                    try await feed(buffer[0..<n], into: &splitter)
+                }
+            } else {
+                let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .takingOwnershipOfDescriptor(input: dup(STDIN_FILENO)) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+                try await channel.executeThenClose { inbound, _ in
+                    for try await chunk in inbound {
+                        try await feed(chunk.readableBytesView, into: &splitter)
+                    }
+                }
+            }
+            if let last = splitter.finish() {
+                try await ingest.add(event(last))
+            }
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        try await ingest.flush()
+        logger.info("end of standard input")
+    }
+
+    private func feed<Bytes: Sequence>(_ bytes: Bytes, into splitter: inout LineSplitter) async throws where Bytes.Element == UInt8 {
+        var lines: [[UInt8]] = []
+        splitter.feed(bytes) { line, cut in
+            if cut { cutLines.increment() }
+            lines.append(line)
+        }
+        for line in lines { try await ingest.add(event(line)) }
+    }
+
+    private func event(_ line: [UInt8]) -> Event {
+        Event(timestamp: WallClock.nanosecondsSinceEpoch(), source: "stdin", line: line)
+    }
+}
+
+/// The wall clock, for event timestamps.
+public enum WallClock {
+    /// Nanoseconds since the Unix epoch, now.
+    public static func nanosecondsSinceEpoch() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}

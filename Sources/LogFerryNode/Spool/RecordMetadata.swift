@@ -1,0 +1,114 @@
+import LogFerrySpool
+
+/// What a node stores in the metadata area of each spool record, so that the spool is its own registry.
+///
+/// A relay stores where a batch came from (the upstream spool id, sequence and part), which rebuilds its
+/// resume points after a crash; an agent stores the file offsets reached by the lines in the batch, which
+/// rebuilds its file positions. The layout is a version byte then tag-length-value entries, so that a newer
+/// node can add entries an older one skips.
+public struct RecordMetadata: Sendable, Hashable {
+    /// Where a forwarded batch came from, when it arrived through a ferry listener.
+    public var upstream: UpstreamPosition?
+    /// Opaque file checkpoints of a file source (encoded by the tailer), when the batch holds tailed lines.
+    public var fileCheckpoints: [UInt8]?
+
+    /// Creates metadata; both entries are optional.
+    public init(upstream: UpstreamPosition? = nil, fileCheckpoints: [UInt8]? = nil) {
+        self.upstream = upstream
+        self.fileCheckpoints = fileCheckpoints
+    }
+
+    private static let version: UInt8 = 1
+    private enum Tag: UInt8 {
+        case upstream = 1
+        case fileCheckpoints = 2
+    }
+
+    /// The bytes stored in the spool record.
+    public func encoded() -> [UInt8] {
+        var out: [UInt8] = [Self.version]
+        if let upstream {
+            var body: [UInt8] = upstream.spoolID.bytes
+            body.appendBigEndian(upstream.sequence)
+            body.appendBigEndian(upstream.part)
+            body.appendBigEndian(upstream.partCount)
+            Self.appendEntry(.upstream, body, to: &out)
+        }
+        if let fileCheckpoints {
+            Self.appendEntry(.fileCheckpoints, fileCheckpoints, to: &out)
+        }
+        return out
+    }
+
+    /// Parses stored metadata. Empty metadata (a record written by a plain source) decodes to no entries;
+    /// unknown tags are skipped; a malformed area is an error the caller counts and skips.
+    public init(decoding bytes: [UInt8]) throws(RecordMetadataError) {
+        self.init()
+        guard let first = bytes.first else { return }
+        guard first == Self.version else { throw RecordMetadataError(reason: "unknown metadata version \(first)") }
+        var index = 1
+        while index < bytes.count {
+            guard bytes.count - index >= 5 else { throw RecordMetadataError(reason: "truncated entry header") }
+            let tag = bytes[index]
+            let length = Int(bytes.readBigEndian(UInt32.self, at: index + 1))
+            index += 5
+            guard bytes.count - index >= length else { throw RecordMetadataError(reason: "entry of \(length) bytes overruns the area") }
+            let body = Array(bytes[index..<(index + length)])
+            index += length
+            switch Tag(rawValue: tag) {
+            case .upstream:
+                guard body.count == 16 + 8 + 2 + 2, let id = SpoolID(bytes: Array(body[0..<16])) else {
+                    throw RecordMetadataError(reason: "upstream entry of \(body.count) bytes")
+                }
+                self.upstream = UpstreamPosition(
+                    spoolID: id,
+                    sequence: body.readBigEndian(UInt64.self, at: 16),
+                    part: body.readBigEndian(UInt16.self, at: 24),
+                    partCount: body.readBigEndian(UInt16.self, at: 26)
+                )
+            case .fileCheckpoints:
+                self.fileCheckpoints = body
+            case nil:
+                continue
+            }
+        }
+    }
+
+    private static func appendEntry(_ tag: Tag, _ body: [UInt8], to out: inout [UInt8]) {
+        out.append(tag.rawValue)
+        out.appendBigEndian(UInt32(body.count))
+        out.append(contentsOf: body)
+    }
+}
+
+/// Metadata that does not parse; the record's batch is still delivered, only its bookkeeping is skipped.
+public struct RecordMetadataError: Error, CustomStringConvertible, Sendable {
+    /// What was wrong.
+    public var reason: String
+    /// An operator-facing description.
+    public var description: String { "spool record metadata is malformed (\(reason)); the batch is kept, its bookkeeping skipped" }
+}
+
+/// A position in an upstream spool: the batch `sequence` of the spool `spoolID`, and which part of it when the
+/// batch was split because it was too large for this hop (`partCount` 1 when whole).
+public struct UpstreamPosition: Sendable, Hashable {
+    /// The upstream spool.
+    public var spoolID: SpoolID
+    /// The upstream batch sequence.
+    public var sequence: UInt64
+    /// Which part (0-based) of a split batch this is; 0 for a whole batch.
+    public var part: UInt16
+    /// How many parts the batch was split into; 1 for a whole batch.
+    public var partCount: UInt16
+
+    /// Creates a position.
+    public init(spoolID: SpoolID, sequence: UInt64, part: UInt16 = 0, partCount: UInt16 = 1) {
+        self.spoolID = spoolID
+        self.sequence = sequence
+        self.part = part
+        self.partCount = max(partCount, 1)
+    }
+
+    /// Whether this is the last (or only) part of its batch, so the whole batch is stored once this is.
+    public var completesBatch: Bool { part + 1 >= partCount }
+}

@@ -1,0 +1,26 @@
+/// An append that has been written but whose durability has not been awaited yet.
+///
+/// A ferry listener writes each batch as it arrives and waits for durability in a second task, so batches
+/// that arrive during an fsync join the next group commit instead of queueing behind it.
+public struct SpoolPendingAppend: Sendable, Equatable {
+    /// What the append did: stored under a sequence, or dropped by `drop-newest`.
+    public let result: SpoolAppendResult
+}
+
+extension Spool {
+    /// Writes a record without waiting for its fsync; `waitUntilDurable(_:)` waits. Records are written in
+    /// call order. Capacity policies and errors are those of `append(_:metadata:)`.
+    public func enqueue(_ payload: [UInt8], metadata: [UInt8] = []) async throws -> SpoolPendingAppend {
+        SpoolPendingAppend(result: try await write(payload, metadata: metadata))
+    }
+
+    /// Returns once the record of `pending` is durable under the fsync policy (at once for `interval` and
+    /// `never`, whose promise is weaker; see Docs/SPOOL.md).
+    @discardableResult
+    public func waitUntilDurable(_ pending: SpoolPendingAppend) async throws -> SpoolAppendResult {
+        if case .stored(let sequence) = pending.result, configuration.fsync == .always {
+            try await waitSynced(through: sequence)
+        }
+        return pending.result
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import LogFerryNode
+import LogFerrySpool
+import Logging
+
+/// Agent input and batching flags.
+struct AgentInputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Read lines from standard input.")
+    var stdin = false
+
+    @Flag(name: .customLong("exit-when-drained"), help: "When the inputs end, exit 0 once the upstream has acknowledged everything.")
+    var exitWhenDrained = false
+
+    @Option(name: .customLong("max-line-bytes"), help: "Cut longer lines here (counted).")
+    var maxLineBytes: Int = 1 << 20
+
+    @Option(name: .customLong("batch-events"), help: "Seal a batch at this many events.")
+    var batchEvents: Int = 4096
+
+    @Option(name: .customLong("batch-bytes"), help: "Seal a batch at this many uncompressed bytes.")
+    var batchBytes: Int = 1 << 20
+
+    @Option(name: .customLong("linger-ms"), help: "Seal a batch this long after its first event.")
+    var lingerMilliseconds: Int = 200
+
+    @Option(name: .customLong("compression-level"), help: "zlib level 1 (fast) to 9 (small).")
+    var compressionLevel: Int = 1
+
+    func apply(to configuration: inout NodeConfiguration) throws {
+        configuration.stdin = stdin
+        configuration.exitWhenDrained = exitWhenDrained
+        configuration.maxLineBytes = maxLineBytes
+        guard (0...9).contains(compressionLevel) else {
+            throw ConfigError.badValue(key: "compression-level", value: "\(compressionLevel)", expected: "0 to 9")
+        }
+        configuration.batch = BatchPolicy(
+            maxEvents: batchEvents,
+            maxBytes: batchBytes,
+            linger: .milliseconds(lingerMilliseconds),
+            compressionLevel: compressionLevel
+        )
+    }
+}
+
+/// `logferry agent`: inputs on an edge host, shipped to a relay or receiver.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Read log lines on this host, spool them durably, and ship them upstream exactly once.",
+        discussion: "Example: some-program | logferry agent --stdin --spool spool/agent --to relay:7514"
+    )
+
+    @OptionGroup var inputs: AgentInputOptions
+    @OptionGroup var spoolOptions: SpoolOptions
+    @OptionGroup var ship: ShipOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        var configuration = NodeConfiguration()
+        try spoolOptions.apply(to: &configuration)
+        try inputs.apply(to: &configuration)
+        try ship.apply(to: &configuration)
+        try common.apply(to: &configuration)
+        let runtime = LogFerryRuntime.bootstrap(logLevel: configuration.logLevel, label: "logferry.agent")
+        try await NodeRunner(configuration: configuration, runtime: runtime).run()
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+
+/// `logferry relay`: a ferry listener and a ferry sink, for a hop between networks.
+struct RelayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay",
+        abstract: "Take batches from agents or relays, store them durably, and forward them to the next hop.",
+        discussion: "Prints 'listening on HOST:PORT' once ready. Batches are forwarded as the same bytes the edge compressed."
+    )
+
+    @OptionGroup var listen: ListenOptions
+    @OptionGroup var spoolOptions: SpoolOptions
+    @OptionGroup var ship: ShipOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        var configuration = NodeConfiguration()
+        try spoolOptions.apply(to: &configuration)
+        try listen.apply(to: &configuration)
+        try ship.apply(to: &configuration)
+        try common.apply(to: &configuration)
+        let runtime = LogFerryRuntime.bootstrap(logLevel: configuration.logLevel, label: "logferry.relay")
+        try await NodeRunner(configuration: configuration, runtime: runtime).run()
+    }
+}

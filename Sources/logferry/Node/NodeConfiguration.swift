@@ -1,0 +1,93 @@
+import LogFerryNode
+import LogFerrySpool
+import LogFerryWire
+
+/// Everything a node needs to run, whichever way it was given: flags of `agent`, `relay`, `receive`, or a
+/// TOML file for `run`. Each field is one flag and one config key of the same name (see Docs/CONFIGURATION.md).
+struct NodeConfiguration: Sendable {
+    // Spool.
+    /// `spool`: the spool directory.
+    var spool: String = "spool/node"
+    /// `fsync`: always | interval[:MS] | never.
+    var fsync: FsyncPolicy = .always
+    /// `max-spool-bytes`: the spool's size cap (0 = none).
+    var maxSpoolBytes: Int = 0
+    /// `spool-policy`: block | drop-oldest | drop-newest.
+    var spoolPolicy: CapacityPolicy = .block
+    /// `segment-bytes`: segment size.
+    var segmentBytes: Int = 64 << 20
+
+    // Ferry listener (a source).
+    /// `listen`: HOST:PORT of the ferry listener.
+    var listen: Upstream?
+    /// `key-file`: the shared key (listener and sink).
+    var keyFile: String?
+    /// `tls-cert`, `tls-key`: the listener's TLS certificate and key.
+    var tlsCert: String?
+    var tlsKey: String?
+    /// `tls-client-ca`: require client certificates signed by this CA (mutual TLS).
+    var tlsClientCA: String?
+    /// `idle-timeout`: seconds without a complete frame before a peer is dropped.
+    var idleTimeoutSeconds: Int = 30
+    /// `max-frame-bytes`, `max-batch-bytes`, `max-batch-events`: the listener's announced limits.
+    var limits: WireLimits = .default
+
+    // Ferry sink.
+    /// `to`: upstreams, HOST:PORT, in failover order.
+    var to: [Upstream] = []
+    /// `selection`: failover | round-robin.
+    var selection: UpstreamSelection = .failover
+    /// `window`: batches in flight.
+    var window: Int = 16
+    /// `tls-ca`: verify upstreams against this CA (enables TLS to upstreams).
+    var tlsCA: String?
+    /// `tls-client-cert`, `tls-client-key`: our certificate for mutual TLS.
+    var tlsClientCert: String?
+    var tlsClientKey: String?
+    /// `tls-server-name`: the name upstream certificates must carry.
+    var tlsServerName: String?
+    /// `host-name`: the origin host name in batches and hellos.
+    var hostName: String = NodeConfiguration.defaultHostName
+    /// `backoff-base-ms`, `backoff-cap-ms`: reconnect backoff.
+    var backoffBaseMilliseconds: Int = 100
+    var backoffCapMilliseconds: Int = 30_000
+    /// `progress-timeout`: seconds a peer may hold batches without acking before it is abandoned.
+    var progressTimeoutSeconds: Int = 60
+
+    // File sink.
+    /// `out`: the file sink's output directory.
+    var out: String?
+    /// `format`: raw | json (file and stdout sinks).
+    var format: EventFormat = .raw
+    /// `rotate-bytes`: rotate output files at this size.
+    var rotateBytes: Int = 256 << 20
+    /// `stdout`: also write events to standard output.
+    var stdout: Bool = false
+
+    // Agent inputs and batching.
+    /// `stdin`: read lines from standard input.
+    var stdin: Bool = false
+    /// `exit-when-drained`: once the inputs end, exit when the upstream has acknowledged everything.
+    var exitWhenDrained: Bool = false
+    /// `max-line-bytes`: longer lines are cut here (the cut is counted).
+    var maxLineBytes: Int = 1 << 20
+    /// `batch-events`, `batch-bytes`, `linger-ms`, `compression-level`: when batches are sealed and how.
+    var batch: BatchPolicy = BatchPolicy()
+
+    // Observability.
+    /// `metrics-listen`: HOST:PORT of the Prometheus endpoint.
+    var metricsListen: Upstream?
+    /// `log-level`: trace | debug | info | notice | warning | error | critical.
+    var logLevel: String = "info"
+
+    /// This machine's host name.
+    static var defaultHostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,186 @@
+import ArgumentParser
+import LogFerryNode
+import LogFerrySpool
+
+/// Spool flags, shared by every node command.
+struct SpoolOptions: ParsableArguments {
+    @Option(name: .long, help: "The spool directory (created when missing).")
+    var spool: String
+
+    @Option(name: .long, help: "When the spool fsyncs: always (per group commit), interval[:MS], never.")
+    var fsync: String = "always"
+
+    @Option(name: .customLong("max-spool-bytes"), help: "Cap the spool at this many bytes (0 = no cap).")
+    var maxSpoolBytes: Int = 0
+
+    @Option(name: .customLong("spool-policy"), help: "What a full spool does: block, drop-oldest, drop-newest.")
+    var spoolPolicy: String = "block"
+
+    @Option(name: .customLong("segment-bytes"), help: "Spool segment size.")
+    var segmentBytes: Int = 64 << 20
+
+    func apply(to configuration: inout NodeConfiguration) throws {
+        configuration.spool = spool
+        configuration.fsync = try ConfigValue.fsync(fsync, key: "fsync")
+        configuration.maxSpoolBytes = maxSpoolBytes
+        configuration.spoolPolicy = try ConfigValue.policy(spoolPolicy, key: "spool-policy")
+        configuration.segmentBytes = segmentBytes
+    }
+}
+
+/// Ferry listener flags (relay, receive).
+struct ListenOptions: ParsableArguments {
+    @Option(name: .long, help: "HOST:PORT for the ferry listener (port 0 picks one; the real one is printed).")
+    var listen: String
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate: serve TLS.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("tls-client-ca"), help: "PEM CA: require client certificates it signed (mutual TLS).")
+    var tlsClientCA: String?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds without a complete frame before a peer is dropped.")
+    var idleTimeout: Int = 30
+
+    func apply(to configuration: inout NodeConfiguration) throws {
+        configuration.listen = try ConfigValue.address(listen, key: "listen")
+        configuration.tlsCert = tlsCert
+        configuration.tlsKey = tlsKey
+        configuration.tlsClientCA = tlsClientCA
+        configuration.idleTimeoutSeconds = idleTimeout
+    }
+}
+
+/// Ferry sink flags (agent, relay).
+struct ShipOptions: ParsableArguments {
+    @Option(name: .long, help: "Upstreams HOST:PORT[,HOST:PORT...], tried in order.")
+    var to: String
+
+    @Option(name: .long, help: "failover (first that works) or round-robin.")
+    var selection: String = "failover"
+
+    @Option(name: .long, help: "Batches in flight per connection.")
+    var window: Int = 16
+
+    @Option(name: .customLong("tls-ca"), help: "PEM CA to verify upstreams: ship over TLS.")
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-client-cert"), help: "PEM client certificate for mutual TLS.")
+    var tlsClientCert: String?
+
+    @Option(name: .customLong("tls-client-key"), help: "PEM client key for mutual TLS.")
+    var tlsClientKey: String?
+
+    @Option(name: .customLong("tls-server-name"), help: "Name the upstream certificate must carry (default: the upstream host).")
+    var tlsServerName: String?
+
+    @Option(name: .customLong("host-name"), help: "Origin host name put in batches.")
+    var hostName: String?
+
+    @Option(name: .customLong("backoff-base-ms"), help: "First reconnect delay ceiling.")
+    var backoffBase: Int = 100
+
+    @Option(name: .customLong("backoff-cap-ms"), help: "Largest reconnect delay ceiling.")
+    var backoffCap: Int = 30_000
+
+    @Option(name: .customLong("progress-timeout"), help: "Seconds an upstream may hold batches without acking before it is abandoned.")
+    var progressTimeout: Int = 60
+
+    func apply(to configuration: inout NodeConfiguration) throws {
+        configuration.to = try ConfigValue.upstreams(to, key: "to")
+        configuration.selection = try ConfigValue.selection(selection, key: "selection")
+        configuration.window = window
+        configuration.tlsCA = tlsCA
+        configuration.tlsClientCert = tlsClientCert
+        configuration.tlsClientKey = tlsClientKey
+        configuration.tlsServerName = tlsServerName
+        if let hostName { configuration.hostName = hostName }
+        configuration.backoffBaseMilliseconds = backoffBase
+        configuration.backoffCapMilliseconds = backoffCap
+        configuration.progressTimeoutSeconds = progressTimeout
+    }
+}
+
+/// Flags every node command has.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("key-file"), help: "File holding the shared key (both ends must have the same).")
+    var keyFile: String?
+
+    @Option(name: .customLong("metrics-listen"), help: "HOST:PORT for the Prometheus /metrics endpoint.")
+    var metricsListen: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func apply(to configuration: inout NodeConfiguration) throws {
+        configuration.keyFile = keyFile
+        configuration.metricsListen = try metricsListen.map { try ConfigValue.address($0, key: "metrics-listen") }
+        configuration.logLevel = logLevel
+    }
+}
+
+/// Parsers shared by the flags and the config file, so both accept and reject the same values.
+enum ConfigValue {
+    static func fsync(_ text: String, key: String) throws -> FsyncPolicy {
+        guard let policy = FsyncPolicy(parsing: text) else {
+            throw ConfigError.badValue(key: key, value: text, expected: "always, interval, interval:MS or never")
+        }
+        return policy
+    }
+
+    static func policy(_ text: String, key: String) throws -> CapacityPolicy {
+        guard let policy = CapacityPolicy(rawValue: text) else {
+            throw ConfigError.badValue(key: key, value: text, expected: "block, drop-oldest or drop-newest")
+        }
+        return policy
+    }
+
+    static func address(_ text: String, key: String) throws -> Upstream {
+        guard let address = Upstream(parsing: text[...]) else {
+            throw ConfigError.badValue(key: key, value: text, expected: "HOST:PORT")
+        }
+        return address
+    }
+
+    static func upstreams(_ text: String, key: String) throws -> [Upstream] {
+        guard let list = Upstream.parseList(text) else {
+            throw ConfigError.badValue(key: key, value: text, expected: "HOST:PORT[,HOST:PORT...]")
+        }
+        return list
+    }
+
+    static func selection(_ text: String, key: String) throws -> UpstreamSelection {
+        guard let selection = UpstreamSelection(rawValue: text) else {
+            throw ConfigError.badValue(key: key, value: text, expected: "failover or round-robin")
+        }
+        return selection
+    }
+
+    static func format(_ text: String, key: String) throws -> EventFormat {
+        guard let format = EventFormat(rawValue: text) else {
+            throw ConfigError.badValue(key: key, value: text, expected: "raw or json")
+        }
+        return format
+    }
+}
+
+/// A configuration value or file that cannot be used; says which key, where, and what was expected.
+enum ConfigError: Error, CustomStringConvertible {
+    case badValue(key: String, value: String, expected: String)
+    case missing(key: String, role: String)
+    case unreadable(path: String, reason: String)
+
+    var description: String {
+        switch self {
+        case .badValue(let key, let value, let expected):
+            return "invalid value '\(value)' for \(key): expected \(expected)"
+        case .missing(let key, let role):
+            return "missing \(key): a \(role) needs it"
+        case .unreadable(let path, let reason):
+            return "cannot read \(path): \(reason)"
+        }
+    }
+}

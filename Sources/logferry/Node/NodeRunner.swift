@@ -1,0 +1,151 @@
+import Foundation
+import LogFerryNode
+import LogFerrySpool
+import LogFerryWire
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Opens the spool, builds the stages a configuration names, and runs them as one node under
+/// swift-service-lifecycle (SIGTERM and SIGINT shut down gracefully).
+///
+/// Which stages run follows from the keys present: `listen` adds a ferry listener, `to` a ferry sink,
+/// `out` a file sink, `stdout` a stdout sink; the agent's inputs come in as `extraSources`.
+struct NodeRunner {
+    let configuration: NodeConfiguration
+    let runtime: LogFerryRuntime
+
+    /// Opens the spool, builds every stage the configuration names, and runs them until shutdown.
+    func run() async throws {
+        let logger = runtime.logger
+        let spool = try await Spool.open(
+            SpoolConfiguration(
+                directory: configuration.spool,
+                segmentBytes: configuration.segmentBytes,
+                fsync: configuration.fsync,
+                maxBytes: configuration.maxSpoolBytes > 0 ? configuration.maxSpoolBytes : nil,
+                capacityPolicy: configuration.spoolPolicy
+            ),
+            logger: Logger(label: "logferry.spool")
+        )
+        let key = try configuration.keyFile.map(Self.readKey)
+
+        var sources: [any NodeStage] = []
+        var sinks: [any NodeStage] = []
+        if let listen = configuration.listen {
+            var tls: TLSServerOptions?
+            if let cert = configuration.tlsCert {
+                guard let keyPath = configuration.tlsKey else { throw ConfigError.missing(key: "tls-key", role: "listener with tls-cert") }
+                tls = TLSServerOptions(certificatePath: cert, keyPath: keyPath, clientCAPath: configuration.tlsClientCA)
+            }
+            let server = try await FerryServer(
+                configuration: FerryServerConfiguration(
+                    host: listen.host,
+                    port: listen.port,
+                    limits: configuration.limits,
+                    key: key,
+                    tls: tls,
+                    idleTimeout: .seconds(configuration.idleTimeoutSeconds),
+                    nodeName: configuration.hostName
+                ),
+                spool: spool,
+                logger: Logger(label: "logferry.listener"),
+                onListening: { address in
+                    LogFerryRuntime.announce("listening on \(address.ipAddress ?? listen.host):\(address.port ?? listen.port)")
+                }
+            )
+            sources.append(server)
+        }
+        sources += agentSources(spool: spool)
+        var ferrySink: FerrySink?
+        if !configuration.to.isEmpty {
+            var tls: TLSClientOptions?
+            if configuration.tlsCA != nil || configuration.tlsClientCert != nil {
+                tls = TLSClientOptions(
+                    caPath: configuration.tlsCA,
+                    certificatePath: configuration.tlsClientCert,
+                    keyPath: configuration.tlsClientKey,
+                    serverName: configuration.tlsServerName
+                )
+            }
+            let sink = FerrySink(
+                configuration: FerrySinkConfiguration(
+                    upstreams: configuration.to,
+                    selection: configuration.selection,
+                    window: configuration.window,
+                    key: key,
+                    tls: tls,
+                    hostName: configuration.hostName,
+                    backoff: Backoff(
+                        base: .milliseconds(configuration.backoffBaseMilliseconds),
+                        cap: .milliseconds(configuration.backoffCapMilliseconds)
+                    ),
+                    progressTimeout: .seconds(configuration.progressTimeoutSeconds)
+                ),
+                spool: spool,
+                logger: Logger(label: "logferry.ferry-sink")
+            )
+            sinks.append(sink)
+            ferrySink = sink
+        }
+        if let out = configuration.out {
+            sinks.append(FileSink(
+                configuration: FileSinkConfiguration(directory: out, format: configuration.format, maxFileBytes: UInt64(configuration.rotateBytes)),
+                spool: spool,
+                logger: Logger(label: "logferry.file-sink")
+            ))
+        }
+        if configuration.stdout {
+            sinks.append(StdoutSink(spool: spool, format: configuration.format, logger: Logger(label: "logferry.stdout-sink")))
+        }
+        if sinks.isEmpty {
+            logger.warning("this node has no sink: batches will wait in \(configuration.spool)")
+        }
+
+        let node = Node(
+            spool: spool,
+            sources: sources,
+            sinks: sinks,
+            whenSourcesEnd: configuration.exitWhenDrained ? ferrySink.map { sink in
+                { @Sendable in
+                    let last = await spool.lastSequence
+                    await sink.waitUntilAcknowledged(through: last)
+                }
+            } : nil,
+            logger: logger
+        )
+        var services: [any Service] = [node]
+        if let metrics = configuration.metricsListen {
+            services.append(PrometheusEndpoint(host: metrics.host, port: metrics.port, registry: runtime.registry, logger: logger))
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "logferry.lifecycle")
+            )
+        )
+        try await group.run()
+    }
+
+    /// The agent's inputs: stdin (files and syslog are added with their sources).
+    func agentSources(spool: Spool) -> [any NodeStage] {
+        var sources: [any NodeStage] = []
+        if configuration.stdin {
+            let ingest = SpoolIngest(spool: spool, host: configuration.hostName, policy: configuration.batch, kind: "stdin", logger: Logger(label: "logferry.stdin"))
+            sources.append(StdinSource(ingest: ingest, maxLineBytes: configuration.maxLineBytes, logger: Logger(label: "logferry.stdin")))
+        }
+        return sources
+    }
+
+    /// Reads a shared key file: its bytes, without trailing whitespace.
+    static func readKey(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError.unreadable(path: path, reason: "the key file does not exist or is not readable")
+        }
+        var bytes = [UInt8](data)
+        while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { bytes.removeLast() }
+        guard !bytes.isEmpty else { throw ConfigError.unreadable(path: path, reason: "the key file is empty") }
+        return bytes
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import LogFerryWire
+import Testing
+@testable import LogFerryNode
+
+@Suite("File sink pieces")
+struct FileSinkPieceTests {
+    @Test("state round-trips; truncated state is an error")
+    func stateRoundTrip() throws {
+        var state = FileSinkState()
+        state.files["h/a.log"] = .init(generation: 2, length: 12345)
+        state.files["h/b.log"] = .init(generation: 0, length: 0)
+        #expect(try FileSinkState(decoding: state.encoded()) == state)
+        #expect(try FileSinkState(decoding: []) == FileSinkState())
+        #expect(throws: (any Error).self) { try FileSinkState(decoding: Array(state.encoded().dropLast(3))) }
+    }
+
+    @Test("file-safe names")
+    func fileSafe() {
+        #expect(FileSinkWriter.fileSafe("/var/log/nginx/access.log") == "var_log_nginx_access.log")
+        #expect(FileSinkWriter.fileSafe("stdin") == "stdin")
+        #expect(FileSinkWriter.fileSafe("../../etc/passwd") == "etc_passwd")
+        #expect(FileSinkWriter.fileSafe("..") == "unnamed")
+        #expect(FileSinkWriter.fileSafe("") == "unnamed")
+        #expect(FileSinkWriter.fileSafe("héllo wörld") == "h_llo_w_rld")
+        #expect(FileSinkWriter.fileSafe(String(repeating: "x", count: 500)).count == 200)
+    }
+
+    @Test("raw format escapes newlines, carriage returns and backslashes, one line per event")
+    func rawFormat() {
+        var out: [UInt8] = []
+        let event = Event(timestamp: 0, source: "s", line: Array("a\\b\nc\rd".utf8))
+        EventFormat.raw.append(event, host: "h", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "a\\\\b\\nc\\rd\n")
+    }
+
+    @Test("json format is valid JSON with every field")
+    func jsonFormat() throws {
+        var out: [UInt8] = []
+        let event = Event(timestamp: 1_764_168_952_123_456_789, source: "/var/log/x.log", line: [0x61, 0x22, 0x0A, 0x01, 0xFF], fields: ["syslog.app": "sshd"])
+        EventFormat.json.append(event, host: "edge-1", to: &out)
+        #expect(out.last == 0x0A)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(out.dropLast())) as? [String: Any])
+        #expect(object["host"] as? String == "edge-1")
+        #expect(object["source"] as? String == "/var/log/x.log")
+        #expect(object["line"] as? String == "a\"\n\u{01}\u{FFFD}")
+        #expect(object["ts"] as? String == "2025-11-26T14:55:52.123456789Z")
+        #expect((object["fields"] as? [String: String])?["syslog.app"] == "sshd")
+    }
+}

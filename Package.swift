@@ -102,7 +102,11 @@ let package = Package(
         .testTarget(name: "LogFerryNodeTests", dependencies: ["LogFerryNode"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["LogFerrySpool", "LogFerryWire", "logferry"]
+            dependencies: [
+                "LogFerrySpool", "LogFerryWire", "LogFerryNode", "logferry",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
     ]
 )

@@ -9,6 +9,7 @@ struct LogFerryCommand: AsyncParsableCommand {
         version: LogFerryVersion.current,
         subcommands: [
             AgentCommand.self,
+            RunCommand.self,
             RelayCommand.self,
             ReceiveCommand.self,
             SpoolCommand.self,

@@ -65,6 +65,11 @@ struct NodeConfiguration: Sendable {
     var stdout: Bool = false
 
     // Agent inputs and batching.
+    /// `file`: paths and globs of files to tail.
+    var files: [String] = []
+    /// `syslog-tcp`, `syslog-udp`: syslog listeners.
+    var syslogTCP: Upstream?
+    var syslogUDP: Upstream?
     /// `stdin`: read lines from standard input.
     var stdin: Bool = false
     /// `exit-when-drained`: once the inputs end, exit when the upstream has acknowledged everything.

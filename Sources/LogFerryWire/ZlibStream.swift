@@ -110,6 +110,8 @@ final class Inflater {
                     status = CZlib.inflate(stream, Z_NO_FLUSH)
                 }
             } else {
+                stream.pointee.next_out = nil
+                stream.pointee.avail_out = 0
                 status = Z_OK
             }
             if status == Z_OK || status == Z_BUF_ERROR {

@@ -1,0 +1,651 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+
+/// Follows log files by path and glob, pull-based: the agent calls ``poll(maxLines:maxBytes:)`` from one task and
+/// stops calling it when its spool is full, so backpressure costs nothing and the data waits in the files.
+///
+/// ## What it follows
+/// - **Rename-and-create rotation.** A file is known by device and inode, not by name: the renamed file keeps its
+///   descriptor and is read to its end from its offset, the new file at the old path is read from 0. A file that no
+///   longer matches any pattern is forgotten once it has been at its end for ``FileTailerConfiguration/idleCloseAfter``
+///   (the writer may still append to it until it reopens its log).
+/// - **Truncation and copytruncate.** A file shorter than the offset, or whose first bytes changed after it had been
+///   read to its end, is read again from 0. With copytruncate, lines written between the copy and the truncation are
+///   lost; that is inherent to copytruncate (Filebeat and Fluent Bit say the same), prefer rename-and-create.
+/// - **Inode reuse.** The fingerprint of the first bytes (``FileIdentity``) must match before a checkpoint or a
+///   closed file's offset is trusted; otherwise the file is new and is read from 0.
+/// - **Deleted files** keep their descriptor until read to their end, then are closed and forgotten.
+/// - **Unreadable files** are logged once (path, errno text, what to do) and retried at every rescan.
+/// - **Many files.** At most ``FileTailerConfiguration/maxOpenFiles`` descriptors are open; files idle at their end
+///   are closed and reopened by the rescan that sees them grown.
+///
+/// ## Lines
+/// A line ends at `\n`; a `\r` before it is dropped. A line longer than ``FileTailerConfiguration/maxLineBytes`` is
+/// cut and its remainder up to the newline skipped: it is handed out once its newline is seen, with `endOffset` after
+/// that newline, so a restart in the middle of a long line re-reads and cuts it again, never ships half of it twice.
+/// A last line without a newline ships after ``FileTailerConfiguration/partialLineTimeout`` without growth (at once
+/// for a deleted file); later bytes form a new line, and a newline arriving first is dropped as the end of the line
+/// that already shipped. The same rule holds across restarts: resuming at an offset whose previous byte is not a
+/// newline drops a newline found right there.
+///
+/// ## Checkpoints
+/// ``checkpoints`` lists every tracked file with the offset just after the last line handed out. Stored with the
+/// lines (``FileCheckpoint/encode(_:)``) and passed back to ``init(configuration:checkpoints:logger:)`` after a
+/// restart, reading resumes exactly after the last stored line. A checkpointed file that was renamed to a name the
+/// patterns do not match is found again by its inode in the same directory and read to its end.
+///
+/// Not thread-safe: use one instance from one task.
+public final class FileTailer {
+    /// The configuration in use.
+    public let configuration: FileTailerConfiguration
+    private let logger: Logger
+    private let metrics = FileTailerMetrics()
+    private let now: () -> ContinuousClock.Instant
+    private let watcher: FileChangeWatcher?
+    private var watchedDirectories: [String: CInt] = [:]
+
+    private var files: [FileKey: TailedFile] = [:]
+    private var order: [FileKey] = []
+    private var nextIndex = 0
+    private var openCount = 0
+    /// Checkpoints from the previous run not yet matched to a file; consumed by the first scan.
+    private var pendingCheckpoints: [FileKey: FileCheckpoint]
+    private var checkpointedPaths: Set<String>
+    private var lastRescan: ContinuousClock.Instant?
+    private var scratch: [UInt8]
+
+    /// Running totals, for tests and progress output.
+    public private(set) var statistics = FileTailerStatistics()
+
+    /// Makes a tailer that resumes each file in `checkpoints` at its offset when its identity still matches.
+    /// Nothing is opened until the first ``poll(maxLines:maxBytes:)``.
+    public convenience init(configuration: FileTailerConfiguration, checkpoints: [FileCheckpoint], logger: Logger) {
+        self.init(configuration: configuration, checkpoints: checkpoints, logger: logger, useInotify: true) {
+            ContinuousClock.now
+        }
+    }
+
+    /// Testable initialiser: the clock and the use of inotify can be replaced.
+    init(
+        configuration: FileTailerConfiguration,
+        checkpoints: [FileCheckpoint],
+        logger: Logger,
+        useInotify: Bool,
+        clock: @escaping () -> ContinuousClock.Instant
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.now = clock
+        self.watcher = useInotify ? FileChangeWatcher() : nil
+        var pending: [FileKey: FileCheckpoint] = [:]
+        for checkpoint in checkpoints { pending[checkpoint.identity.key] = checkpoint }
+        self.pendingCheckpoints = pending
+        self.checkpointedPaths = Set(checkpoints.map(\.path))
+        self.scratch = [UInt8](repeating: 0, count: configuration.readChunkBytes)
+    }
+
+    deinit {
+        for file in files.values {
+            if let fd = file.descriptor { FileSystem.close(descriptor: fd) }
+        }
+        metrics.filesOpen.record(0)
+        metrics.filesTracked.record(0)
+        if let watcher {
+            for wd in watchedDirectories.values { watcher.unwatch(wd) }
+        }
+    }
+
+    /// Every tracked file with the offset just after the last line handed out, sorted by path.
+    /// Before the first poll this is the list given to the initialiser.
+    public var checkpoints: [FileCheckpoint] {
+        var result = files.values.map(\.checkpoint)
+        if lastRescan == nil { result += pendingCheckpoints.values }
+        return result.sorted { ($0.path, $0.identity.inode) < ($1.path, $1.identity.inode) }
+    }
+
+    /// Descriptors held open now.
+    public var openFileCount: Int { openCount }
+
+    /// Returns the complete lines available now, at most `maxLines` of them and about `maxBytes` bytes (one line is
+    /// returned even when it alone exceeds `maxBytes`). Never blocks on the files; may return an empty array.
+    /// Files are served round-robin, so a busy file cannot starve the others.
+    public func poll(maxLines: Int, maxBytes: Int) -> [TailedLine] {
+        let now = self.now()
+        if let last = lastRescan {
+            if now - last >= configuration.rescanInterval { rescan(now: now) }
+        } else {
+            rescan(now: now)
+        }
+        var budget = Budget(maxLines: max(1, maxLines), maxBytes: max(1, maxBytes))
+        var out: [TailedLine] = []
+        var forgotten: [FileKey] = []
+        let count = order.count
+        var visited = 0
+        while visited < count, !budget.isExhausted(by: out) {
+            let key = order[(nextIndex + visited) % count]
+            visited += 1
+            if service(key, now: now, budget: &budget, into: &out) == .forget { forgotten.append(key) }
+        }
+        if count > 0 { nextIndex = (nextIndex + visited) % count }
+        for key in forgotten { forget(key, reason: "read to its end and no longer present under the watched patterns") }
+        if !forgotten.isEmpty { compactOrder() }
+        statistics.linesRead += UInt64(out.count)
+        statistics.bytesRead += UInt64(budget.bytes)
+        metrics.linesRead.increment(by: Int64(out.count))
+        metrics.bytesRead.increment(by: Int64(budget.bytes))
+        return out
+    }
+
+    /// Returns when a file may have changed (inotify on the watched directories), when the next rescan or
+    /// partial-line deadline is due, or at once when the task is cancelled.
+    nonisolated(nonsending) public func waitForChange() async {
+        let now = self.now()
+        var deadline = (lastRescan ?? now) + configuration.rescanInterval
+        for file in files.values where file.atEnd && file.hasPartialLine {
+            let due = file.lastGrowth + configuration.partialLineTimeout
+            if due < deadline { deadline = due }
+        }
+        let wait = deadline - now
+        guard wait > .zero else { return }
+        let (seconds, attoseconds) = wait.components
+        let milliseconds = max(1, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        if let watcher {
+            await watcher.wait(timeoutMilliseconds: Int32(milliseconds))
+        } else {
+            try? await Task.sleep(for: .milliseconds(milliseconds))
+        }
+    }
+
+    /// Drops the state of a file (closing its descriptor) so that it no longer appears in ``checkpoints``.
+    /// The tailer forgets deleted and renamed-away files by itself once they are read; this is for callers that
+    /// know better (e.g. a file removed from the configuration). A file that still matches a pattern is found again
+    /// at the next rescan and read from 0.
+    public func forget(identity: FileIdentity) {
+        guard files[identity.key] != nil else { return }
+        forget(identity.key, reason: "forgotten on request")
+        compactOrder()
+    }
+
+    // MARK: - Reading
+
+    private struct Budget {
+        let maxLines: Int
+        let maxBytes: Int
+        var bytes = 0
+
+        func isExhausted(by out: [TailedLine]) -> Bool { out.count >= maxLines || bytes >= maxBytes }
+
+        /// Whether a line of `length` bytes may still be appended.
+        func admits(length: Int, after out: [TailedLine]) -> Bool {
+            out.count < maxLines && (out.isEmpty || bytes + length <= maxBytes)
+        }
+    }
+
+    private enum Disposition { case keep, forget }
+
+    /// Reads what is available from one file into `out`.
+    private func service(
+        _ key: FileKey,
+        now: ContinuousClock.Instant,
+        budget: inout Budget,
+        into out: inout [TailedLine]
+    ) -> Disposition {
+        guard var file = files[key] else { return .keep }
+        defer { files[key] = file }
+        if file.descriptor == nil {
+            guard file.wantsOpen else { return .keep }
+            switch open(&file, key: key, now: now) {
+            case .opened: break
+            case .notNow: return .keep
+            case .forget: return .forget
+            }
+        }
+        guard let fd = file.descriptor else { return .keep }
+        let status: FileSystem.Status
+        switch FileSystem.status(descriptor: fd) {
+        case .success(let s): status = s
+        case .failure(let error):
+            logger.warning("cannot stat tailed file; closing it and retrying at the next rescan", metadata: [
+                "path": "\(file.path)", "error": "\(error)",
+            ])
+            close(&file)
+            return .keep
+        }
+        file.deleted = status.linkCount == 0
+        if status.size != file.lastSize {
+            file.lastSize = status.size
+            file.lastGrowth = now
+        }
+        if status.size < file.readOffset {
+            restart(&file, descriptor: fd, reason: "it is shorter than the read offset (truncated or copytruncated)")
+        } else if status.size > file.readOffset, file.atEnd, !matchesFingerprint(file.identity, descriptor: fd) {
+            restart(&file, descriptor: fd, reason: "its first bytes changed (copytruncated and rewritten)")
+        }
+        file.atEnd = false
+
+        var stoppedByBudget = false
+        while !budget.isExhausted(by: out) {
+            if file.readOffset >= status.size {
+                file.atEnd = true
+                break
+            }
+            let chunkOffset = file.readOffset
+            let readResult = scratch.withUnsafeMutableBytes {
+                FileSystem.read(descriptor: fd, into: $0, at: chunkOffset)
+            }
+            let count: Int
+            switch readResult {
+            case .success(let n): count = n
+            case .failure(let error):
+                metrics.readErrors.increment()
+                logger.warning("cannot read tailed file; closing it and retrying at the next rescan", metadata: [
+                    "path": "\(file.path)", "offset": "\(chunkOffset)", "error": "\(error)",
+                ])
+                close(&file)
+                return .keep
+            }
+            if count == 0 {
+                file.atEnd = true
+                break
+            }
+            let consumed = scratch.withUnsafeBytes { raw in
+                consume(UnsafeRawBufferPointer(rebasing: raw[0..<count]), at: chunkOffset, file: &file, budget: &budget, into: &out)
+            }
+            file.readOffset = chunkOffset + UInt64(consumed)
+            if consumed < count {
+                stoppedByBudget = true
+                break
+            }
+        }
+
+        if file.atEnd, !stoppedByBudget, file.hasPartialLine,
+            file.deleted || now - file.lastGrowth >= configuration.partialLineTimeout,
+            budget.admits(length: file.line.count, after: out)
+        {
+            emitPartialLine(&file, budget: &budget, into: &out)
+        }
+
+        if Int(file.identity.fingerprintLength) < configuration.fingerprintBytes,
+            status.size > UInt64(file.identity.fingerprintLength)
+        {
+            takeFingerprint(&file.identity, descriptor: fd)
+        }
+
+        guard file.atEnd, !file.hasPartialLine else { return .keep }
+        if file.deleted {
+            close(&file)
+            return .forget
+        }
+        let idle = now - file.lastGrowth
+        if !file.matched, idle >= configuration.idleCloseAfter {
+            close(&file)
+            return .forget
+        }
+        if idle >= configuration.idleCloseAfter || openCount >= configuration.maxOpenFiles {
+            close(&file)
+        }
+        return .keep
+    }
+
+    /// Splits `chunk` (the file's bytes at `chunkOffset`) into lines; returns how many bytes were consumed (fewer
+    /// than the chunk when the budget ran out: the rest is read again next time).
+    private func consume(
+        _ chunk: UnsafeRawBufferPointer,
+        at chunkOffset: UInt64,
+        file: inout TailedFile,
+        budget: inout Budget,
+        into out: inout [TailedLine]
+    ) -> Int {
+        guard let base = chunk.baseAddress else { return 0 }
+        let n = chunk.count
+        let maxLine = configuration.maxLineBytes
+        var i = 0
+        if file.swallowNewline {
+            file.swallowNewline = false
+            if chunk[0] == UInt8(ascii: "\n"), !file.hasPartialLine {
+                i = 1
+                file.offset = chunkOffset + 1
+            }
+        }
+        while i < n {
+            guard let found = memchr(base + i, CInt(UInt8(ascii: "\n")), n - i) else {
+                // No newline in the rest of the chunk: keep the head of the line, skip beyond maxLineBytes.
+                if !file.skipping {
+                    let take = n - i
+                    let room = maxLine - file.line.count
+                    file.line.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[i..<i + min(take, room)]))
+                    if take > room { file.skipping = true }
+                }
+                return n
+            }
+            let end = UnsafeRawPointer(found) - base
+            let segment = end - i
+            let room = maxLine - file.line.count
+            let length = file.skipping ? file.line.count : min(maxLine, file.line.count + segment)
+            guard budget.admits(length: length, after: out) else { return i }
+            var truncated = file.skipping
+            var bytes: [UInt8]
+            if file.skipping {
+                bytes = file.line
+            } else if file.line.isEmpty, segment <= room {
+                bytes = Array(UnsafeRawBufferPointer(rebasing: chunk[i..<end]))
+            } else {
+                bytes = file.line
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[i..<i + min(segment, room)]))
+                truncated = segment > room
+            }
+            if !truncated, bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+            let endOffset = chunkOffset + UInt64(end) + 1
+            emit(bytes, truncated: truncated, endOffset: endOffset, file: &file, budget: &budget, into: &out)
+            i = end + 1
+        }
+        return n
+    }
+
+    private func emit(
+        _ bytes: [UInt8],
+        truncated: Bool,
+        endOffset: UInt64,
+        file: inout TailedFile,
+        budget: inout Budget,
+        into out: inout [TailedLine]
+    ) {
+        if truncated {
+            statistics.linesTruncated += 1
+            metrics.linesTruncated.increment()
+        }
+        budget.bytes += bytes.count
+        out.append(TailedLine(path: file.path, line: bytes, identity: file.identity, endOffset: endOffset, truncated: truncated))
+        file.offset = endOffset
+        file.line = []
+        file.skipping = false
+    }
+
+    private func emitPartialLine(_ file: inout TailedFile, budget: inout Budget, into out: inout [TailedLine]) {
+        statistics.partialLines += 1
+        metrics.partialLines.increment()
+        let bytes = file.line
+        emit(bytes, truncated: file.skipping, endOffset: file.readOffset, file: &file, budget: &budget, into: &out)
+        file.swallowNewline = true
+    }
+
+    // MARK: - Opening, closing, identity
+
+    private enum OpenOutcome { case opened, notNow, forget }
+
+    private func open(_ file: inout TailedFile, key: FileKey, now: ContinuousClock.Instant) -> OpenOutcome {
+        guard openCount < configuration.maxOpenFiles else { return .notNow }
+        let fd: CInt
+        switch FileSystem.openForReading(path: file.path) {
+        case .success(let d): fd = d
+        case .failure(let error):
+            statistics.openErrors += 1
+            metrics.openErrors.increment()
+            file.wantsOpen = false
+            if error.code == ENOENT, !file.matched { return .forget }
+            if file.reportedOpenError != error {
+                file.reportedOpenError = error
+                logger.warning(
+                    "cannot open log file: \(error). Fix its permissions (the agent's user needs read access) or remove it from the patterns; retrying at every rescan",
+                    metadata: ["path": "\(file.path)"]
+                )
+            }
+            return .notNow
+        }
+        guard case .success(let status) = FileSystem.status(descriptor: fd), status.key == key else {
+            // The name now points to another file; the next scan sorts it out.
+            FileSystem.close(descriptor: fd)
+            file.wantsOpen = false
+            return file.matched ? .notNow : .forget
+        }
+        if file.reportedOpenError != nil {
+            file.reportedOpenError = nil
+            logger.info("log file is readable again", metadata: ["path": "\(file.path)"])
+        }
+        file.descriptor = fd
+        openCount += 1
+        metrics.filesOpen.record(openCount)
+        statistics.filesOpen = openCount
+        file.lastSize = status.size
+        file.lastGrowth = now
+        file.atEnd = false
+
+        if file.needsVerification {
+            file.needsVerification = false
+            if !matchesFingerprint(file.identity, descriptor: fd) {
+                guard file.matched else {
+                    close(&file)
+                    return .forget
+                }
+                logger.info("file has a known inode but new first bytes (inode reused); reading it from the start", metadata: [
+                    "path": "\(file.path)"
+                ])
+                restart(&file, descriptor: fd, reason: nil)
+            } else if status.size < file.offset {
+                restart(&file, descriptor: fd, reason: "it is shorter than its checkpoint offset")
+            }
+        }
+        if file.checkPreviousByte {
+            file.checkPreviousByte = false
+            if file.offset > 0, !file.hasPartialLine,
+                case .success(let previous) = FileSystem.read(descriptor: fd, count: 1, at: file.offset - 1)
+            {
+                file.swallowNewline = previous.first != UInt8(ascii: "\n")
+            }
+        }
+        return .opened
+    }
+
+    private func close(_ file: inout TailedFile) {
+        guard let fd = file.descriptor else { return }
+        FileSystem.close(descriptor: fd)
+        file.descriptor = nil
+        openCount -= 1
+        metrics.filesOpen.record(openCount)
+        statistics.filesOpen = openCount
+        // The partial line (if any) is dropped and read again after reopening.
+        file.readOffset = file.offset
+        file.line = []
+        file.skipping = false
+        file.atEnd = false
+        file.wantsOpen = false
+        file.needsVerification = true
+        file.checkPreviousByte = true
+    }
+
+    /// Starts the file again at 0 with a fresh fingerprint.
+    private func restart(_ file: inout TailedFile, descriptor: CInt, reason: String?) {
+        if let reason {
+            logger.info("reading log file again from the start because \(reason)", metadata: [
+                "path": "\(file.path)", "previousOffset": "\(file.offset)",
+            ])
+            statistics.truncationsDetected += 1
+            metrics.truncationsDetected.increment()
+        }
+        file.offset = 0
+        file.readOffset = 0
+        file.line = []
+        file.skipping = false
+        file.swallowNewline = false
+        file.checkPreviousByte = false
+        file.atEnd = false
+        file.identity.fingerprint = FileFingerprint.offsetBasis
+        file.identity.fingerprintLength = 0
+        takeFingerprint(&file.identity, descriptor: descriptor)
+    }
+
+    private func matchesFingerprint(_ identity: FileIdentity, descriptor: CInt) -> Bool {
+        let length = Int(identity.fingerprintLength)
+        guard length > 0 else { return true }
+        guard case .success(let head) = FileSystem.read(descriptor: descriptor, count: length, at: 0),
+            head.count == length
+        else { return false }
+        return FileFingerprint.hash(head) == identity.fingerprint
+    }
+
+    private func takeFingerprint(_ identity: inout FileIdentity, descriptor: CInt) {
+        guard case .success(let head) = FileSystem.read(descriptor: descriptor, count: configuration.fingerprintBytes, at: 0)
+        else { return }
+        identity.fingerprint = FileFingerprint.hash(head)
+        identity.fingerprintLength = UInt32(head.count)
+    }
+
+    private func forget(_ key: FileKey, reason: String) {
+        guard var file = files.removeValue(forKey: key) else { return }
+        close(&file)
+        statistics.filesForgotten += 1
+        metrics.filesForgotten.increment()
+        logger.debug("stopped tailing file", metadata: ["path": "\(file.path)", "reason": "\(reason)"])
+    }
+
+    private func compactOrder() {
+        order.removeAll { files[$0] == nil }
+        nextIndex = order.isEmpty ? 0 : nextIndex % order.count
+        statistics.filesTracked = files.count
+        metrics.filesTracked.record(files.count)
+    }
+
+    // MARK: - Scanning
+
+    /// Evaluates the patterns: picks up new files, follows renames, notices files that went away.
+    private func rescan(now: ContinuousClock.Instant) {
+        let initial = lastRescan == nil
+        lastRescan = now
+        var seen = Set<FileKey>()
+        for pattern in configuration.patterns {
+            for path in FileSystem.glob(pattern) {
+                guard case .success(let status) = FileSystem.status(path: path), status.isRegularFile,
+                    seen.insert(status.key).inserted
+                else { continue }
+                if var file = files[status.key] {
+                    file.path = path
+                    file.matched = true
+                    if file.descriptor == nil, status.size != file.readOffset || file.reportedOpenError != nil {
+                        file.wantsOpen = true
+                    }
+                    files[status.key] = file
+                } else {
+                    discover(path: path, status: status, initial: initial, now: now)
+                }
+            }
+        }
+
+        var gone: [FileKey] = []
+        for key in order where !seen.contains(key) {
+            guard var file = files[key] else { continue }
+            file.matched = false
+            if file.descriptor == nil {
+                // Closed and no longer under its name: look for it (by inode) in its directory.
+                if let path = FileSystem.findEntry(in: FileSystem.directoryName(file.path), inode: key.inode),
+                    case .success(let status) = FileSystem.status(path: path), status.key == key,
+                    status.size != file.readOffset
+                {
+                    file.path = path
+                    file.wantsOpen = true
+                } else {
+                    gone.append(key)
+                }
+            }
+            files[key] = file
+        }
+        for key in gone { forget(key, reason: "no longer present under the watched patterns and fully read") }
+
+        if initial { adoptOrphanedCheckpoints(now: now) }
+        compactOrder()
+        updateWatches()
+    }
+
+    private func discover(path: String, status: FileSystem.Status, initial: Bool, now: ContinuousClock.Instant) {
+        let file: TailedFile
+        if let checkpoint = pendingCheckpoints.removeValue(forKey: status.key) {
+            file = TailedFile(
+                path: path,
+                identity: checkpoint.identity,
+                offset: checkpoint.offset,
+                readOffset: checkpoint.offset,
+                needsVerification: true,
+                checkPreviousByte: true,
+                matched: true,
+                lastGrowth: now
+            )
+        } else {
+            let start = initial && configuration.startAtEnd && !checkpointedPaths.contains(path) ? status.size : 0
+            file = TailedFile(
+                path: path,
+                identity: FileIdentity(
+                    device: status.key.device,
+                    inode: status.key.inode,
+                    fingerprint: FileFingerprint.offsetBasis,
+                    fingerprintLength: 0
+                ),
+                offset: start,
+                readOffset: start,
+                needsVerification: false,
+                checkPreviousByte: start > 0,
+                matched: true,
+                lastGrowth: now
+            )
+        }
+        statistics.filesDiscovered += 1
+        metrics.filesDiscovered.increment()
+        logger.debug("tailing file", metadata: ["path": "\(path)", "offset": "\(file.offset)"])
+        files[status.key] = file
+        order.append(status.key)
+    }
+
+    /// Checkpointed files that the patterns no longer match (renamed during a restart) are looked up by inode in
+    /// their directory and read to their end; the others are gone and dropped.
+    private func adoptOrphanedCheckpoints(now: ContinuousClock.Instant) {
+        let orphans = pendingCheckpoints.values.sorted { $0.path < $1.path }
+        pendingCheckpoints = [:]
+        for checkpoint in orphans {
+            let key = checkpoint.identity.key
+            guard files[key] == nil,
+                let path = FileSystem.findEntry(in: FileSystem.directoryName(checkpoint.path), inode: key.inode),
+                case .success(let status) = FileSystem.status(path: path), status.key == key, status.isRegularFile
+            else {
+                logger.info("checkpointed file is gone; forgetting it", metadata: [
+                    "path": "\(checkpoint.path)", "offset": "\(checkpoint.offset)",
+                ])
+                continue
+            }
+            files[key] = TailedFile(
+                path: path,
+                identity: checkpoint.identity,
+                offset: checkpoint.offset,
+                readOffset: checkpoint.offset,
+                needsVerification: true,
+                checkPreviousByte: true,
+                matched: false,
+                lastGrowth: now
+            )
+            order.append(key)
+            statistics.filesDiscovered += 1
+            metrics.filesDiscovered.increment()
+            logger.info("checkpointed file was renamed; reading it to its end", metadata: [
+                "path": "\(path)", "previousPath": "\(checkpoint.path)",
+            ])
+        }
+    }
+
+    /// Keeps one inotify watch per directory that holds a tracked file or is the fixed prefix of a pattern.
+    private func updateWatches() {
+        guard let watcher else { return }
+        var wanted = Set(files.values.map { FileSystem.directoryName($0.path) })
+        for pattern in configuration.patterns {
+            if let dir = FileSystem.staticDirectory(ofPattern: pattern) { wanted.insert(dir) }
+        }
+        for (dir, wd) in watchedDirectories where !wanted.contains(dir) {
+            watcher.unwatch(wd)
+            watchedDirectories[dir] = nil
+        }
+        for dir in wanted where watchedDirectories[dir] == nil {
+            if let wd = watcher.watch(directory: dir) { watchedDirectories[dir] = wd }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension FileTailer: Sendable {}

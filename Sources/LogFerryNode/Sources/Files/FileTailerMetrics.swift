@@ -1,0 +1,40 @@
+import Metrics
+
+/// The tailer's swift-metrics instruments. Labels are low-cardinality on purpose: no per-file dimensions.
+struct FileTailerMetrics {
+    let linesRead = Counter(label: "logferry_file_lines_read_total")
+    let bytesRead = Counter(label: "logferry_file_bytes_read_total")
+    let linesTruncated = Counter(label: "logferry_file_lines_truncated_total")
+    let partialLines = Counter(label: "logferry_file_partial_lines_total")
+    let truncationsDetected = Counter(label: "logferry_file_truncations_total")
+    let filesDiscovered = Counter(label: "logferry_files_discovered_total")
+    let filesForgotten = Counter(label: "logferry_files_forgotten_total")
+    let openErrors = Counter(label: "logferry_file_open_errors_total")
+    let readErrors = Counter(label: "logferry_file_read_errors_total")
+    let filesOpen = Gauge(label: "logferry_files_open")
+    let filesTracked = Gauge(label: "logferry_files_tracked")
+}
+
+/// Running totals of one ``FileTailer``, for tests, progress lines and the demo.
+public struct FileTailerStatistics: Sendable, Hashable {
+    /// Lines handed out.
+    public var linesRead: UInt64 = 0
+    /// Bytes of lines handed out (without newlines).
+    public var bytesRead: UInt64 = 0
+    /// Lines cut at ``FileTailerConfiguration/maxLineBytes``.
+    public var linesTruncated: UInt64 = 0
+    /// Last lines shipped without their newline after ``FileTailerConfiguration/partialLineTimeout``.
+    public var partialLines: UInt64 = 0
+    /// Times a file was found shorter than its offset (truncation, copytruncate) or with new first bytes.
+    public var truncationsDetected: UInt64 = 0
+    /// Files that started being tailed.
+    public var filesDiscovered: UInt64 = 0
+    /// Files dropped after being read to their end (deleted or renamed away).
+    public var filesForgotten: UInt64 = 0
+    /// Failed `open`s (e.g. permissions), including retries.
+    public var openErrors: UInt64 = 0
+    /// Descriptors held open now.
+    public var filesOpen: Int = 0
+    /// Files tracked now (open or not).
+    public var filesTracked: Int = 0
+}

@@ -1,0 +1,40 @@
+/// The tailer's state for one file (keyed by device and inode).
+///
+/// Invariant: `readOffset` is `offset` plus the bytes of the current, not yet handed out line (of which `line` holds
+/// at most `maxLineBytes`; the rest was skipped). A closed file has no such line, so its `readOffset == offset`.
+struct TailedFile {
+    /// The last path the file was seen under.
+    var path: String
+    var identity: FileIdentity
+    /// Checkpoint: just after the last byte handed out.
+    var offset: UInt64
+    /// Next byte to read.
+    var readOffset: UInt64
+    /// The head of the current incomplete line.
+    var line: [UInt8] = []
+    /// The current line outgrew `maxLineBytes`; its remaining bytes up to the newline are being skipped.
+    var skipping = false
+    /// A line was shipped without its newline; a newline that comes next belongs to it and is dropped.
+    var swallowNewline = false
+    var descriptor: CInt?
+    /// Open (or reopen) the file at the next poll.
+    var wantsOpen = true
+    /// Identity and offset came from a checkpoint or from before a close: check the fingerprint when opening.
+    var needsVerification: Bool
+    /// At open, look at the byte before `offset` to set `swallowNewline`.
+    var checkPreviousByte: Bool
+    /// Seen by the last scan of the patterns (false: renamed away, deleted, or found by inode only).
+    var matched: Bool
+    /// The file has no name left (`st_nlink == 0`).
+    var deleted = false
+    /// The last poll read to the end.
+    var atEnd = false
+    var lastSize: UInt64 = 0
+    var lastGrowth: ContinuousClock.Instant
+    /// The open error logged for this file, so that it is logged once, not at every retry.
+    var reportedOpenError: SystemError?
+
+    var hasPartialLine: Bool { skipping || !line.isEmpty }
+
+    var checkpoint: FileCheckpoint { FileCheckpoint(identity: identity, path: path, offset: offset) }
+}

@@ -1,0 +1,177 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The syslog listeners: TCP (RFC 6587 framing, see ``SyslogFrameDecoder``) and UDP (one datagram is one message).
+///
+/// ```swift
+/// let server = try await SyslogServer(tcp: try .init(ipAddress: "0.0.0.0", port: 514), udp: nil, logger: logger)
+/// try await server.run { message in try await batcher.add(message) }
+/// ```
+///
+/// Each parsed message is handed to the `onMessage` closure of ``run(onMessage:)`` and awaited before the next one
+/// of that connection: a slow consumer stops reading from the socket (TCP senders block; for UDP the kernel buffer
+/// fills and then drops, as UDP syslog always does). Messages that are received but not yet handed on when the
+/// process is killed are lost; nothing upstream resends them.
+public struct SyslogServer: Sendable {
+    /// The address the TCP listener is bound to (with the real port when bound to port 0).
+    public let tcpAddress: SocketAddress?
+    /// The address the UDP listener is bound to (with the real port when bound to port 0).
+    public let udpAddress: SocketAddress?
+    /// Messages longer than this are cut (and counted in `logferry_syslog_messages_truncated_total`).
+    public let maxMessageBytes: Int
+
+    private let tcpChannel: NIOAsyncChannel<NIOAsyncChannel<SyslogFrame, Never>, Never>?
+    private let udpChannel: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>?
+    private let logger: Logger
+
+    /// Binds the listeners (either may be nil). Call ``run(onMessage:)`` to serve them; it closes them when it
+    /// returns.
+    public init(
+        tcp: SocketAddress?,
+        udp: SocketAddress?,
+        maxMessageBytes: Int = 64 * 1024,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) async throws {
+        let maxMessageBytes = max(1, maxMessageBytes)
+        self.maxMessageBytes = maxMessageBytes
+        self.logger = logger
+        if let tcp {
+            let channel = try await ServerBootstrap(group: eventLoopGroup)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .bind(to: tcp) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(SyslogFrameDecoder(maxMessageBytes: maxMessageBytes))
+                        )
+                        return try NIOAsyncChannel<SyslogFrame, Never>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 64))
+                        )
+                    }
+                }
+            tcpChannel = channel
+            tcpAddress = channel.channel.localAddress
+        } else {
+            tcpChannel = nil
+            tcpAddress = nil
+        }
+        if let udp {
+            do {
+                let channel = try await DatagramBootstrap(group: eventLoopGroup)
+                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                    .channelOption(.maxMessagesPerRead, value: 16)
+                    .bind(to: udp) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
+                                wrappingChannelSynchronously: channel,
+                                configuration: .init(backPressureStrategy: .init(lowWatermark: 16, highWatermark: 256))
+                            )
+                        }
+                    }
+                udpChannel = channel
+                udpAddress = channel.channel.localAddress
+            } catch {
+                try? await tcpChannel?.channel.close()
+                throw error
+            }
+        } else {
+            udpChannel = nil
+            udpAddress = nil
+        }
+    }
+
+    /// Serves both listeners until the task is cancelled, one child task per TCP connection. A connection that
+    /// fails (e.g. unframeable bytes) is logged, counted and closed; the others go on. An error thrown by `onMessage`
+    /// ends `run` with that error.
+    public func run(onMessage: @escaping @Sendable (SyslogMessage) async throws -> Void) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            if let udpChannel {
+                group.addTask { try await serveUDP(udpChannel, onMessage: onMessage) }
+            }
+            if let tcpChannel {
+                try await tcpChannel.executeThenClose { connections in
+                    for try await connection in connections {
+                        group.addTask { try await serveTCP(connection, onMessage: onMessage) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Wraps an error from the consumer so it is told apart from connection errors.
+    private struct ConsumerError: Error {
+        var underlying: any Error
+    }
+
+    private func serveTCP(
+        _ connection: NIOAsyncChannel<SyslogFrame, Never>,
+        onMessage: @Sendable (SyslogMessage) async throws -> Void
+    ) async throws {
+        let metrics = SyslogMetrics(transport: "tcp")
+        let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "unknown peer"
+        SyslogMetrics.connections.increment()
+        defer { SyslogMetrics.connections.decrement() }
+        logger.debug("syslog connection opened", metadata: ["peer": "\(peer)"])
+        var reportedTruncation = false
+        do {
+            try await connection.executeThenClose { frames in
+                for try await frame in frames {
+                    let message = SyslogParser.parse(Array(frame.bytes.readableBytesView))
+                    metrics.record(message, truncated: frame.truncated)
+                    if frame.truncated, !reportedTruncation {
+                        reportedTruncation = true
+                        logger.warning(
+                            "syslog message longer than \(maxMessageBytes) bytes was cut (further cuts on this connection are only counted); raise the maximum message size if such messages are expected",
+                            metadata: ["peer": "\(peer)"]
+                        )
+                    }
+                    do {
+                        try await onMessage(message)
+                    } catch {
+                        throw ConsumerError(underlying: error)
+                    }
+                }
+            }
+            logger.debug("syslog connection closed", metadata: ["peer": "\(peer)"])
+        } catch let error as ConsumerError {
+            throw error.underlying
+        } catch {
+            SyslogMetrics.connectionErrors.increment()
+            logger.warning("syslog connection failed and was closed: \(error)", metadata: ["peer": "\(peer)"])
+        }
+    }
+
+    private func serveUDP(
+        _ channel: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>,
+        onMessage: @Sendable (SyslogMessage) async throws -> Void
+    ) async throws {
+        let metrics = SyslogMetrics(transport: "udp")
+        let maxMessageBytes = self.maxMessageBytes
+        do {
+            try await channel.executeThenClose { datagrams, _ in
+                for try await datagram in datagrams {
+                    var bytes = Array(datagram.data.readableBytesView)
+                    while let last = bytes.last, last == 10 || last == 13 || last == 0 { bytes.removeLast() }
+                    let truncated = bytes.count > maxMessageBytes
+                    if truncated { bytes.removeLast(bytes.count - maxMessageBytes) }
+                    if bytes.isEmpty { continue }
+                    let message = SyslogParser.parse(bytes)
+                    metrics.record(message, truncated: truncated)
+                    do {
+                        try await onMessage(message)
+                    } catch {
+                        throw ConsumerError(underlying: error)
+                    }
+                }
+            }
+        } catch let error as ConsumerError {
+            throw error.underlying
+        }
+    }
+}

@@ -5,8 +5,17 @@ import Logging
 
 /// Agent input and batching flags.
 struct AgentInputOptions: ParsableArguments {
+    @Option(name: .long, help: "A file path or glob to tail (repeat for more); files appearing later under a glob are picked up.")
+    var file: [String] = []
+
     @Flag(name: .long, help: "Read lines from standard input.")
     var stdin = false
+
+    @Option(name: .customLong("syslog-tcp"), help: "HOST:PORT for a syslog TCP listener (RFC 6587 octet counting or newlines).")
+    var syslogTCP: String?
+
+    @Option(name: .customLong("syslog-udp"), help: "HOST:PORT for a syslog UDP listener.")
+    var syslogUDP: String?
 
     @Flag(name: .customLong("exit-when-drained"), help: "When the inputs end, exit 0 once the upstream has acknowledged everything.")
     var exitWhenDrained = false
@@ -27,7 +36,13 @@ struct AgentInputOptions: ParsableArguments {
     var compressionLevel: Int = 1
 
     func apply(to configuration: inout NodeConfiguration) throws {
+        configuration.files = file
         configuration.stdin = stdin
+        configuration.syslogTCP = try syslogTCP.map { try ConfigValue.address($0, key: "syslog-tcp") }
+        configuration.syslogUDP = try syslogUDP.map { try ConfigValue.address($0, key: "syslog-udp") }
+        guard !file.isEmpty || stdin || syslogTCP != nil || syslogUDP != nil else {
+            throw ConfigError.missing(key: "--file, --stdin, --syslog-tcp or --syslog-udp", role: "an agent")
+        }
         configuration.exitWhenDrained = exitWhenDrained
         configuration.maxLineBytes = maxLineBytes
         guard (0...9).contains(compressionLevel) else {
@@ -47,7 +62,13 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Read log lines on this host, spool them durably, and ship them upstream exactly once.",
-        discussion: "Example: some-program | logferry agent --stdin --spool spool/agent --to relay:7514"
+        discussion: """
+            Examples:
+              logferry agent --file '/var/log/nginx/*.log' --spool /var/spool/logferry --to relay:7514
+              some-program | logferry agent --stdin --exit-when-drained --spool spool/agent --to relay:7514
+            Lines from files are exactly-once across kill -9 (offsets live in the spool). Lines from stdin and
+            syslog that are not yet in a sealed batch (at most one linger period) are lost on kill -9.
+            """
     )
 
     @OptionGroup var inputs: AgentInputOptions

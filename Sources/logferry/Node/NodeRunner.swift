@@ -56,7 +56,7 @@ struct NodeRunner {
             )
             sources.append(server)
         }
-        sources += agentSources(spool: spool)
+        sources += try agentSources(spool: spool)
         var ferrySink: FerrySink?
         if !configuration.to.isEmpty {
             var tls: TLSClientOptions?
@@ -128,9 +128,30 @@ struct NodeRunner {
         try await group.run()
     }
 
-    /// The agent's inputs: stdin (files and syslog are added with their sources).
-    func agentSources(spool: Spool) -> [any NodeStage] {
+    /// The agent's inputs: files, stdin, syslog.
+    func agentSources(spool: Spool) throws -> [any NodeStage] {
         var sources: [any NodeStage] = []
+        if !configuration.files.isEmpty {
+            sources.append(FileSource(
+                spool: spool,
+                host: configuration.hostName,
+                policy: configuration.batch,
+                tailer: FileTailerConfiguration(patterns: configuration.files, maxLineBytes: configuration.maxLineBytes),
+                logger: Logger(label: "logferry.files")
+            ))
+        }
+        if configuration.syslogTCP != nil || configuration.syslogUDP != nil {
+            let ingest = SpoolIngest(spool: spool, host: configuration.hostName, policy: configuration.batch, kind: "syslog", logger: Logger(label: "logferry.syslog"))
+            sources.append(SyslogSource(
+                tcp: try configuration.syslogTCP.map { try SocketAddress.makeAddressResolvingHost($0.host, port: $0.port) },
+                udp: try configuration.syslogUDP.map { try SocketAddress.makeAddressResolvingHost($0.host, port: $0.port) },
+                ingest: ingest,
+                logger: Logger(label: "logferry.syslog"),
+                onListening: { transport, address in
+                    LogFerryRuntime.announce("syslog \(transport) listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
+                }
+            ))
+        }
         if configuration.stdin {
             let ingest = SpoolIngest(spool: spool, host: configuration.hostName, policy: configuration.batch, kind: "stdin", logger: Logger(label: "logferry.stdin"))
             sources.append(StdinSource(ingest: ingest, maxLineBytes: configuration.maxLineBytes, logger: Logger(label: "logferry.stdin")))

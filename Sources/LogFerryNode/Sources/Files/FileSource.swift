@@ -1,0 +1,104 @@
+import LogFerrySpool
+import LogFerryWire
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Tails files into the spool: lines become events, events become sealed batches, and each batch's record
+/// carries the offsets its lines reached, so the spool is the registry of file positions.
+///
+/// Pull-based: when the spool is full under `block`, `append` waits and no file is read; the lines wait in
+/// the files. On graceful shutdown the open batch is sealed and stored before returning.
+public struct FileSource: NodeStage {
+    let spool: Spool
+    let host: String
+    let policy: BatchPolicy
+    let tailer: FileTailerConfiguration
+    let logger: Logger
+
+    /// The cursor whose state holds the snapshot of file offsets.
+    public static let offsetsCursor = "file-source-offsets"
+
+    /// Creates a file source over `spool`.
+    public init(spool: Spool, host: String, policy: BatchPolicy, tailer: FileTailerConfiguration, logger: Logger) {
+        self.spool = spool
+        self.host = host
+        self.policy = policy
+        self.tailer = tailer
+        self.logger = logger
+    }
+
+    /// Tails until graceful shutdown or cancellation.
+    public func run() async throws {
+        let snapshotter = SpoolSnapshotter<FileOffsets>(spool: spool, cursorName: Self.offsetsCursor, logger: logger)
+        let (offsets, through) = try await snapshotter.rebuild()
+        logger.info("resuming \(offsets.checkpoints.count) file(s) from the spool's offsets (through sequence \(through))")
+        let tailer = FileTailer(configuration: self.tailer, checkpoints: Array(offsets.checkpoints.values), logger: logger)
+        var assembler = BatchAssembler(policy: policy)
+        var encoder = BatchEncoder(level: policy.compressionLevel)
+        var touched: [FileIdentityKey: FileCheckpoint] = [:]
+        var lastSnapshot = ContinuousClock.now
+        let dropped = Counter(label: "logferry_ingest_dropped_batches_total")
+
+        func seal() async throws {
+            guard !assembler.isEmpty else { return }
+            let batch = assembler.take(host: host)
+            let metadata = RecordMetadata(fileCheckpoints: FileCheckpoint.encode(Array(touched.values))).encoded()
+            touched.removeAll(keepingCapacity: true)
+            let sealed = try encoder.encode(batch)
+            switch try await spool.append(sealed.serialized(), metadata: metadata) {
+            case .stored(let sequence):
+                // Every line handed out is now in a stored batch: the tailer's checkpoints are exactly the
+                // registry as of this record, which makes a compact snapshot (forgotten files drop out).
+                if ContinuousClock.now - lastSnapshot >= .seconds(2) {
+                    try await spool.commit(cursor: Self.offsetsCursor, through: sequence, state: FileCheckpoint.encode(tailer.checkpoints))
+                    lastSnapshot = .now
+                }
+            case .dropped:
+                dropped.increment()
+                logger.warning("spool \(spool.configuration.directory) is full (drop-newest): dropped a batch of \(batch.events.count) file lines")
+            }
+        }
+
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let lines = tailer.poll(
+                maxLines: max(1, policy.maxEvents - assembler.events.count),
+                maxBytes: max(1, policy.maxBytes - assembler.bytes)
+            )
+            let now = WallClock.nanosecondsSinceEpoch()
+            for line in lines {
+                assembler.add(Event(timestamp: now, source: line.path, line: line.line))
+                touched[FileIdentityKey(line.identity)] = FileCheckpoint(identity: line.identity, path: line.path, offset: line.endOffset)
+            }
+            if assembler.isFull || assembler.isDue(at: .now) {
+                try await seal()
+                continue
+            }
+            if lines.isEmpty {
+                if let deadline = assembler.deadline {
+                    // Something is waiting to be sealed: wake for new lines or at the linger deadline.
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
+                        group.addTask { [tailer = UncheckedTailer(tailer)] in await tailer.value.waitForChange() }
+                        await group.next()
+                        group.cancelAll()
+                    }
+                } else {
+                    await tailer.waitForChange()
+                }
+            }
+        }
+        try await seal()
+        let last = await spool.lastSequence
+        if last > 0 {
+            try? await spool.commit(cursor: Self.offsetsCursor, through: last, state: FileCheckpoint.encode(tailer.checkpoints))
+        }
+    }
+}
+
+/// Lets the linger wait race the tailer's change wait. Safe because the tailer's `waitForChange` only reads
+/// its deadlines and the owning task is suspended in the same task group until both children are done.
+private struct UncheckedTailer: @unchecked Sendable {
+    let value: FileTailer
+    init(_ value: FileTailer) { self.value = value }
+}

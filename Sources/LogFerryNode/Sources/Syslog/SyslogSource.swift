@@ -1,0 +1,62 @@
+import LogFerryWire
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The syslog listeners as a node source: each message becomes an event (the raw message as the line, the
+/// parsed timestamp, host, app name and the rest as fields) in a `SpoolIngest`.
+///
+/// A full spool under `block` makes `add` wait, which stops reading from TCP peers (UDP datagrams beyond the
+/// socket buffer are dropped by the kernel, as with any UDP syslog receiver).
+public struct SyslogSource: NodeStage {
+    let tcp: SocketAddress?
+    let udp: SocketAddress?
+    let ingest: SpoolIngest
+    let maxMessageBytes: Int
+    let logger: Logger
+    let onListening: @Sendable (_ transport: String, _ address: SocketAddress) -> Void
+
+    /// Creates a syslog source; either address may be nil.
+    public init(
+        tcp: SocketAddress?,
+        udp: SocketAddress?,
+        ingest: SpoolIngest,
+        maxMessageBytes: Int = 64 * 1024,
+        logger: Logger,
+        onListening: @escaping @Sendable (_ transport: String, _ address: SocketAddress) -> Void = { _, _ in }
+    ) {
+        self.tcp = tcp
+        self.udp = udp
+        self.ingest = ingest
+        self.maxMessageBytes = maxMessageBytes
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    /// Listens until graceful shutdown or cancellation, then seals what is waiting.
+    public func run() async throws {
+        let server = try await SyslogServer(tcp: tcp, udp: udp, maxMessageBytes: maxMessageBytes, logger: logger)
+        if let address = server.tcpAddress { onListening("tcp", address) }
+        if let address = server.udpAddress { onListening("udp", address) }
+        let ingest = self.ingest
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await ingest.runLingerTimer() }
+            do {
+                try await cancelWhenGracefulShutdown {
+                    try await server.run { message in
+                        try await ingest.add(Event(
+                            timestamp: WallClock.nanosecondsSinceEpoch(),
+                            source: "syslog",
+                            line: message.raw,
+                            fields: message.fields
+                        ))
+                    }
+                }
+            } catch is CancellationError {
+            }
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        try await ingest.flush()
+    }
+}

@@ -8,6 +8,7 @@ struct LogFerryCommand: AsyncParsableCommand {
         abstract: "Ship log lines from edge hosts to a central place: nothing lost, nothing duplicated.",
         version: LogFerryVersion.current,
         subcommands: [
+            DemoCommand.self,
             AgentCommand.self,
             RunCommand.self,
             RelayCommand.self,

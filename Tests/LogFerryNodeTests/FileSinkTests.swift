@@ -21,6 +21,8 @@ struct FileSinkPieceTests {
         #expect(FileSinkWriter.fileSafe("stdin") == "stdin")
         #expect(FileSinkWriter.fileSafe("../../etc/passwd") == "etc_passwd")
         #expect(FileSinkWriter.fileSafe("..") == "unnamed")
+        #expect(FileSinkWriter.outputName("/var/log/app.log") == "var_log_app.log")
+        #expect(FileSinkWriter.outputName("stdin") == "stdin.log")
         #expect(FileSinkWriter.fileSafe("") == "unnamed")
         #expect(FileSinkWriter.fileSafe("héllo wörld") == "h_llo_w_rld")
         #expect(FileSinkWriter.fileSafe(String(repeating: "x", count: 500)).count == 200)

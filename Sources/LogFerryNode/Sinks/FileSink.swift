@@ -160,7 +160,7 @@ struct FileSinkWriter {
         let format = sink.configuration.format
         let hostDirectory = Self.fileSafe(batch.host)
         for event in batch.events {
-            let relative = hostDirectory + "/" + Self.fileSafe(event.source) + ".log"
+            let relative = hostDirectory + "/" + Self.outputName(event.source)
             format.append(event, host: batch.host, to: &buffers[relative, default: []])
         }
         var newFiles = false
@@ -227,6 +227,12 @@ struct FileSinkWriter {
         let file = try OutputFile(path: root + "/" + relative)
         open[relative] = file
         return file
+    }
+
+    /// The output file name for a source: its file-safe name with `.log` (not doubled).
+    static func outputName(_ source: String) -> String {
+        let safe = fileSafe(source)
+        return safe.hasSuffix(".log") ? safe : safe + ".log"
     }
 
     /// A host or source name as one safe path component: `/` and anything outside `[A-Za-z0-9._-]` become

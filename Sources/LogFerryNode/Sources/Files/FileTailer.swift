@@ -384,7 +384,11 @@ public final class FileTailer {
             statistics.openErrors += 1
             metrics.openErrors.increment()
             file.wantsOpen = false
-            if error.code == ENOENT, !file.matched { return .forget }
+            if error.code == ENOENT {
+                // Gone between the scan and the open: the next scan forgets it or finds it under its new name.
+                file.matched = false
+                return .notNow
+            }
             if file.reportedOpenError != error {
                 file.reportedOpenError = error
                 logger.warning(

@@ -10,7 +10,9 @@ import Logging
 /// - **Rename-and-create rotation.** A file is known by device and inode, not by name: the renamed file keeps its
 ///   descriptor and is read to its end from its offset, the new file at the old path is read from 0. A file that no
 ///   longer matches any pattern is forgotten once it has been at its end for ``FileTailerConfiguration/idleCloseAfter``
-///   (the writer may still append to it until it reopens its log).
+///   (the writer may still append to it until it reopens its log). A file that is created and renamed away between
+///   two scans is never seen when the pattern matches only the live name: include the rotated names in the pattern
+///   (`app.log*`) where rotations can come faster than ``FileTailerConfiguration/rescanInterval``.
 /// - **Truncation and copytruncate.** A file shorter than the offset, or whose first bytes changed after it had been
 ///   read to its end, is read again from 0. With copytruncate, lines written between the copy and the truncation are
 ///   lost; that is inherent to copytruncate (Filebeat and Fluent Bit say the same), prefer rename-and-create.
@@ -384,7 +386,11 @@ public final class FileTailer {
             statistics.openErrors += 1
             metrics.openErrors.increment()
             file.wantsOpen = false
-            if error.code == ENOENT, !file.matched { return .forget }
+            if error.code == ENOENT {
+                // Gone between the scan and the open: the next scan forgets it or finds it under its new name.
+                file.matched = false
+                return .notNow
+            }
             if file.reportedOpenError != error {
                 file.reportedOpenError = error
                 logger.warning(

@@ -14,29 +14,17 @@ public struct SyslogFrame: Sendable, Hashable {
     }
 }
 
-/// A syslog TCP stream that cannot be framed; the connection is closed.
-public struct SyslogFramingError: Error, CustomStringConvertible, Sendable, Hashable {
-    /// What was wrong.
-    public var reason: String
-
-    /// Operator-facing text.
-    public var description: String {
-        "syslog stream cannot be framed (\(reason)); closing the connection. The sender must use RFC 6587 octet "
-            + "counting (\"LEN <PRI>...\") or newline-terminated messages"
-    }
-}
-
 /// Splits a syslog TCP stream into messages (RFC 6587).
 ///
-/// The first byte of each frame tells the method: a digit starts **octet counting** (`LEN SP MSG`, LEN of at most 9
-/// digits); anything else is **non-transparent framing**, a message ending at LF, or at NUL, with a CR before the LF
-/// dropped. Empty lines between frames are skipped. A digit run not followed by a space is not a length: the frame is
-/// then read as a newline-terminated message.
+/// The first byte of each frame tells the method: a digit starts **octet counting** (`LEN SP MSG`, LEN of 1 to 9
+/// digits without a leading zero); anything else is **non-transparent framing**, a message ending at LF, or at NUL,
+/// with a CR before the LF dropped. Empty lines between frames are skipped. A digit run that is not a valid LEN (not
+/// followed by a space, a leading zero, 10 or more digits) is read as the start of a newline-terminated message, so a
+/// line that starts with a number is not mistaken for a huge frame.
 ///
 /// A message longer than `maxMessageBytes` is cut at that length and delivered with ``SyslogFrame/truncated`` set; the
 /// rest of it (the remaining octets of a counted frame, or the bytes up to the next newline) is skipped, so framing
-/// stays in step and the connection lives on. An octet count that is not a number (10 or more digits) cannot be
-/// stepped over and throws ``SyslogFramingError``, which closes the connection. At end of stream a last
+/// stays in step and the connection lives on: no input makes the decoder fail. At end of stream a last
 /// newline-framed message without its terminator is delivered; an incomplete counted frame is dropped.
 public struct SyslogFrameDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = SyslogFrame
@@ -81,7 +69,7 @@ public struct SyslogFrameDecoder: NIOSingleStepByteToMessageDecoder {
                 }
                 guard let first = buffer.readableBytesView.first else { return nil }
                 if (48...57).contains(first) {
-                    switch try octetCountedFrame(&buffer) {
+                    switch octetCountedFrame(&buffer) {
                     case .frame(let frame): return frame
                     case .needMoreData: return nil
                     case .notCounted: break
@@ -115,7 +103,7 @@ public struct SyslogFrameDecoder: NIOSingleStepByteToMessageDecoder {
         case notCounted
     }
 
-    private mutating func octetCountedFrame(_ buffer: inout ByteBuffer) throws -> CountedResult {
+    private mutating func octetCountedFrame(_ buffer: inout ByteBuffer) -> CountedResult {
         let view = buffer.readableBytesView
         var length = 0
         var digits = 0
@@ -124,10 +112,9 @@ public struct SyslogFrameDecoder: NIOSingleStepByteToMessageDecoder {
             length = length &* 10 &+ Int(view[index] - 48)
             digits += 1
             index += 1
-            if digits > 9 {
-                throw SyslogFramingError(reason: "octet count of more than 9 digits")
-            }
+            if digits > 9 { return .notCounted }
         }
+        guard view.first != UInt8(ascii: "0") else { return .notCounted }
         guard index < view.endIndex else { return .needMoreData }
         guard view[index] == UInt8(ascii: " ") else { return .notCounted }
         let headerBytes = digits + 1

@@ -86,10 +86,18 @@ public struct SyslogServer: Sendable {
         }
     }
 
-    /// Serves both listeners until the task is cancelled, one child task per TCP connection. A connection that
-    /// fails (e.g. unframeable bytes) is logged, counted and closed; the others go on. An error thrown by `onMessage`
-    /// ends `run` with that error.
+    /// Serves both listeners until the task is cancelled (then it returns normally, having closed them), one child
+    /// task per TCP connection. A connection that fails is logged, counted and closed; the others go on. An error
+    /// thrown by `onMessage` ends `run` with that error.
     public func run(onMessage: @escaping @Sendable (SyslogMessage) async throws -> Void) async throws {
+        do {
+            try await serve(onMessage: onMessage)
+        } catch is CancellationError where Task.isCancelled {
+            return
+        }
+    }
+
+    private func serve(onMessage: @escaping @Sendable (SyslogMessage) async throws -> Void) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             if let udpChannel {
                 group.addTask { try await serveUDP(udpChannel, onMessage: onMessage) }
@@ -141,6 +149,8 @@ public struct SyslogServer: Sendable {
             logger.debug("syslog connection closed", metadata: ["peer": "\(peer)"])
         } catch let error as ConsumerError {
             throw error.underlying
+        } catch is CancellationError where Task.isCancelled {
+            return
         } catch {
             SyslogMetrics.connectionErrors.increment()
             logger.warning("syslog connection failed and was closed: \(error)", metadata: ["peer": "\(peer)"])

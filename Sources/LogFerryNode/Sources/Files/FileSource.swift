@@ -75,17 +75,8 @@ public struct FileSource: NodeStage {
                 continue
             }
             if lines.isEmpty {
-                if let deadline = assembler.deadline {
-                    // Something is waiting to be sealed: wake for new lines or at the linger deadline.
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
-                        group.addTask { [tailer = UncheckedTailer(tailer)] in await tailer.value.waitForChange() }
-                        await group.next()
-                        group.cancelAll()
-                    }
-                } else {
-                    await tailer.waitForChange()
-                }
+                // Wake for new lines, or at the open batch's linger deadline.
+                await tailer.waitForChange(notAfter: assembler.deadline)
             }
         }
         try await seal()
@@ -94,11 +85,4 @@ public struct FileSource: NodeStage {
             try? await spool.commit(cursor: Self.offsetsCursor, through: last, state: FileCheckpoint.encode(tailer.checkpoints))
         }
     }
-}
-
-/// Lets the linger wait race the tailer's change wait. Safe because the tailer's `waitForChange` only reads
-/// its deadlines and the owning task is suspended in the same task group until both children are done.
-private struct UncheckedTailer: @unchecked Sendable {
-    let value: FileTailer
-    init(_ value: FileTailer) { self.value = value }
 }

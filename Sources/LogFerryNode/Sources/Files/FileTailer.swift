@@ -141,10 +141,12 @@ public final class FileTailer {
     }
 
     /// Returns when a file may have changed (inotify on the watched directories), when the next rescan or
-    /// partial-line deadline is due, or at once when the task is cancelled.
-    nonisolated(nonsending) public func waitForChange() async {
+    /// partial-line deadline is due, at `notAfter` when given (a caller's own deadline, e.g. a batch's linger),
+    /// or at once when the task is cancelled.
+    nonisolated(nonsending) public func waitForChange(notAfter: ContinuousClock.Instant? = nil) async {
         let now = self.now()
         var deadline = (lastRescan ?? now) + configuration.rescanInterval
+        if let notAfter, notAfter < deadline { deadline = notAfter }
         for file in files.values where file.atEnd && file.hasPartialLine {
             let due = file.lastGrowth + configuration.partialLineTimeout
             if due < deadline { deadline = due }

@@ -172,3 +172,18 @@ enum ZlibTestSupport {
         return Array(out[..<Int(length)])
     }
 }
+
+extension ZlibTestSupport {
+    /// Plain zlib decompression of `compressed` into exactly `size` bytes.
+    static func uncompress(_ compressed: [UInt8], size: Int) -> [UInt8]? {
+        var length = uLong(size)
+        var out = [UInt8](repeating: 0, count: max(size, 1))
+        guard CZlib.uncompress(&out, &length, compressed, uLong(compressed.count)) == Z_OK, Int(length) == size else {
+            return nil
+        }
+        return Array(out[..<size])
+    }
+
+    /// The version of the zlib linked in.
+    static var version: String { String(cString: zlibVersion()) }
+}

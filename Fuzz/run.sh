@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds and runs the libFuzzer target for the frame and batch decoders.
+#   Fuzz/run.sh [seconds]   (default 300)
+# The fuzzer is built from the NIO-free sources of LogFerryWire (no NIOCore, no swift-crypto) plus the
+# spool's CRC32C, compiled as its own tiny LogFerrySpool module, with -sanitize=fuzzer,address.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+seconds="${1:-300}"
+build="$here/.build"
+mkdir -p "$build" "$here/corpus" "$here/crashes"
+
+wire=()
+for file in "$root"/Sources/LogFerryWire/*.swift; do
+    # Files that need NIOCore or swift-crypto stay out; everything the decoders use stays in.
+    if grep -qE '^import (NIOCore|Crypto)' "$file"; then continue; fi
+    case "$(basename "$file")" in ServerProtocolState.swift|ClientProtocolState.swift) continue;; esac
+    wire+=("$file")
+done
+
+swiftc -parse-as-library -O -sanitize=fuzzer,address -module-name LogFerrySpool -emit-module \
+    -emit-module-path "$build/LogFerrySpool.swiftmodule" -emit-object -o "$build/CRC32C.o" \
+    "$root/Sources/LogFerrySpool/CRC32C.swift"
+swiftc -parse-as-library -O -sanitize=fuzzer,address -module-name LogFerryWireFuzz \
+    -I "$build" -I "$root/Sources/CZlib" \
+    "${wire[@]}" "$here/FuzzEntry.swift" "$build/CRC32C.o" -lz -o "$build/wire-fuzzer"
+
+# Seed the corpus with the test vectors (every frame type and a sealed batch).
+python3 - "$root/Tests/LogFerryWireTests/Vectors/vectors.json" "$here/corpus" <<'PY'
+import json, sys, os
+vectors = json.load(open(sys.argv[1]))
+items = [(f["name"], f["hex"]) for f in vectors["frames"]] + [("sealed", vectors["batch"]["sealed"])]
+for name, hexstring in items:
+    with open(os.path.join(sys.argv[2], "seed-" + name), "wb") as out:
+        out.write(bytes.fromhex(hexstring))
+PY
+
+cd "$here/crashes"
+"$build/wire-fuzzer" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$here/crashes/" "$here/corpus"

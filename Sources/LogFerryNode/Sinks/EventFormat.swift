@@ -40,6 +40,11 @@ public enum EventFormat: String, Sendable, CaseIterable {
     }
 
     static func appendEscaped(_ line: [UInt8], to out: inout [UInt8]) {
+        // Most lines have nothing to escape: copy them whole.
+        if !line.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
+            out.append(contentsOf: line)
+            return
+        }
         for byte in line {
             switch byte {
             case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])

@@ -11,6 +11,8 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             SpoolBenchCommand.self,
             WireBenchCommand.self,
+            ShipBenchCommand.self,
+            PipelineBenchCommand.self,
         ]
     )
 }

@@ -40,7 +40,8 @@ struct AgentInputOptions: ParsableArguments {
         configuration.stdin = stdin
         configuration.syslogTCP = try syslogTCP.map { try ConfigValue.address($0, key: "syslog-tcp") }
         configuration.syslogUDP = try syslogUDP.map { try ConfigValue.address($0, key: "syslog-udp") }
-        guard !file.isEmpty || stdin || syslogTCP != nil || syslogUDP != nil else {
+        // With no input, `--exit-when-drained` ships the spool's backlog and exits.
+        guard !file.isEmpty || stdin || syslogTCP != nil || syslogUDP != nil || exitWhenDrained else {
             throw ConfigError.missing(key: "--file, --stdin, --syslog-tcp or --syslog-udp", role: "an agent")
         }
         configuration.exitWhenDrained = exitWhenDrained

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import LogFerryWire
+
+/// `logferry bench pipeline`: the whole path on loopback with default settings — a file tailed by
+/// `logferry agent`, spooled, shipped, received and written by `logferry receive` — against bare zlib level-1
+/// compression of the same bytes in the same run; then, with `--replay`, an agent whose receiver was down
+/// while the log was written drains its backlog.
+struct PipelineBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Tail -> spool -> ship -> receive -> file on loopback; agent CPU against bare zlib; backlog replay."
+    )
+
+    @Option(name: .long, help: "Megabytes of log to write.")
+    var megabytes: Int = 256
+
+    @Flag(name: .long, help: "Also measure draining a backlog spooled while the receiver was down.")
+    var replay = false
+
+    func run() async throws {
+        let root = try BenchFiles.temporaryDirectory("pipeline")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let lineCount = megabytes * (1 << 20) / 205
+        print("writing \(lineCount) lines (~\(megabytes) MB) ...")
+        let input = try writeLog(root + "/input.log", lines: lineCount)
+        let zlibCPU = try zlibBaseline(input)
+        let gigabytes = Double(input.count) / 1e9
+        print("bare zlib level 1 over the same bytes: \(BenchFiles.format(zlibCPU, 2)) s = \(BenchFiles.format(zlibCPU / gigabytes, 2)) CPU s/GB (\(ProcessInfo.processInfo.activeProcessorCount) cores)\n")
+
+        // Live: the receiver is up, the agent tails the file from the start.
+        let live = root + "/live"
+        let receiver = try BenchProcess(["receive", "--listen", "127.0.0.1:0", "--spool", live + "/receiver", "--out", live + "/out", "--log-level", "warning"], logPath: root + "/receiver.log")
+        defer { receiver.stop() }
+        let port = try await receiver.listeningPort()
+        let started = ContinuousClock.now
+        let agent = try BenchProcess(["agent", "--file", root + "/input.log", "--spool", live + "/agent", "--to", "127.0.0.1:\(port)", "--log-level", "warning"], logPath: root + "/agent.log")
+        defer { agent.stop() }
+        guard try await BenchFiles.waitForBytes(live + "/out", input.count, timeout: .seconds(600)) else {
+            throw BenchError("not everything arrived; see \(root)/agent.log and receiver.log")
+        }
+        let elapsed = (ContinuousClock.now - started).seconds
+        let agentCPU = agent.cpuSeconds
+        let receiverCPU = receiver.cpuSeconds
+        agent.stop()
+        receiver.stop()
+        let liveRate = Double(input.count) / 1e6 / elapsed
+        print("live pipeline: \(BenchFiles.format(elapsed, 2)) s, \(Int(Double(lineCount) / elapsed)) lines/s, \(BenchFiles.format(liveRate)) MB/s")
+        print("  agent CPU \(BenchFiles.format(agentCPU / gigabytes, 2)) s/GB = \(BenchFiles.format(agentCPU / zlibCPU, 2))x bare zlib level 1; receiver CPU \(BenchFiles.format(receiverCPU / gigabytes, 2)) s/GB")
+
+        guard replay else { return }
+        // Replay: the agent spools the whole log while nothing listens on its upstream port, then the
+        // receiver starts and the backlog drains.
+        let backlog = root + "/replay"
+        let freePort = try Self.freePort()
+        let spooling = try BenchProcess(["agent", "--file", root + "/input.log", "--spool", backlog + "/agent", "--to", "127.0.0.1:\(freePort)", "--log-level", "error"], logPath: root + "/replay-agent.log")
+        defer { spooling.stop() }
+        var stableSince = ContinuousClock.now
+        var lastSize = -1
+        while ContinuousClock.now - stableSince < .seconds(2) {
+            try await Task.sleep(for: .milliseconds(200))
+            let size = BenchFiles.totalBytes(backlog + "/agent")
+            if size != lastSize { lastSize = size; stableSince = .now }
+        }
+        spooling.stop()
+        print("\nreplay: \(lastSize / 1_000_000) MB spooled while the receiver was down; starting the receiver, then the agent again")
+        let late = try BenchProcess(["receive", "--listen", "127.0.0.1:\(freePort)", "--spool", backlog + "/receiver", "--out", backlog + "/out", "--log-level", "warning"], logPath: root + "/replay-receiver.log")
+        defer { late.stop() }
+        _ = try await late.listeningPort()
+        // A restarted agent connects at once; a long-running one would first wait out its reconnect backoff.
+        let drainStarted = ContinuousClock.now
+        let draining = try BenchProcess(["agent", "--file", root + "/input.log", "--spool", backlog + "/agent", "--to", "127.0.0.1:\(freePort)", "--log-level", "warning"], logPath: root + "/replay-agent2.log")
+        defer { draining.stop() }
+        guard try await BenchFiles.waitForBytes(backlog + "/out", input.count, timeout: .seconds(900)) else {
+            throw BenchError("the backlog did not drain; see \(root)/replay-*.log")
+        }
+        let drain = (ContinuousClock.now - drainStarted).seconds
+        let drainRate = Double(input.count) / 1e6 / drain
+        print("  drained in \(BenchFiles.format(drain, 2)) s: \(BenchFiles.format(drainRate)) MB/s = \(BenchFiles.format(drainRate / liveRate, 2))x the live rate")
+    }
+
+    /// Writes the corpus lines to `path`; returns the bytes written.
+    private func writeLog(_ path: String, lines: Int) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(lines * 210)
+        for batch in WireBenchCorpus.make(lines: lines, batchSize: 10_000, seed: 7) {
+            for event in batch.events {
+                bytes.append(contentsOf: event.line)
+                bytes.append(0x0A)
+            }
+        }
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw BenchError("cannot write \(path)") }
+        return bytes
+    }
+
+    /// CPU seconds of bare zlib level 1 over `bytes` in 1 MiB chunks, with one reused stream (single thread, so
+    /// wall time is CPU time).
+    private func zlibBaseline(_ bytes: [UInt8]) throws -> Double {
+        let zlib = WireBenchZlib(level: 1)
+        let started = ContinuousClock.now
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + (1 << 20), bytes.count)
+            try zlib.compress(Array(bytes[offset..<end]))
+            offset = end
+        }
+        return (ContinuousClock.now - started).seconds
+    }
+
+    /// A port nothing listens on right now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw BenchError("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

@@ -150,10 +150,19 @@ public final class FerrySink: Sendable {
     ) async throws {
         let reader = spool.makeReader(from: welcome.resumeSequence + 1)
         var splitter = BatchSplitter(limits: limits)
+        var rebatcher = configuration.rebatch ? Rebatcher(limits: limits) : nil
+        var carried: SpoolRecord?
         while true {
             try await window.waitForSpace()
-            guard let record = try await reader.next() else { return }
-            let sealed: SealedBatch
+            let next: SpoolRecord?
+            if let held = carried {
+                next = held
+                carried = nil
+            } else {
+                next = try await reader.next()
+            }
+            guard let record = next else { return }
+            var sealed: SealedBatch
             do {
                 sealed = try SealedBatch(serialized: record.payload)
             } catch {
@@ -161,17 +170,34 @@ public final class FerrySink: Sendable {
                 await window.resolved(record.sequence)
                 continue
             }
-            let skipParts = record.sequence == welcome.resumeSequence + 1 ? Int(welcome.resumePart) : 0
+            var sequence = record.sequence
+            if var merger = rebatcher, record.sequence != welcome.resumeSequence + 1 || welcome.resumePart == 0 {
+                // Merge what is already waiting behind this record; stop at the first that does not fit.
+                merger.start(record, sealed)
+                while let following = try await reader.nextIfAvailable() {
+                    guard let followingSealed = try? SealedBatch(serialized: following.payload),
+                        (try? merger.absorb(following, followingSealed)) == true
+                    else {
+                        carried = following
+                        break
+                    }
+                }
+                sequence = merger.lastSequence
+                sealed = try merger.seal()
+                rebatcher = merger
+            }
+            let skipParts = sequence == welcome.resumeSequence + 1 ? Int(welcome.resumePart) : 0
             let frames: [BatchFrame]
             do {
-                let minimumParts = await progress.minimumParts(for: record.sequence)
-                frames = try splitter.frames(for: sealed, sequence: record.sequence, minimumParts: minimumParts)
+                let minimumParts = await progress.minimumParts(for: sequence)
+                frames = try splitter.frames(for: sealed, sequence: sequence, minimumParts: minimumParts)
             } catch {
-                quarantine(record, reason: "cannot be split to the upstream's limits: \(error)")
-                await window.resolved(record.sequence)
+                quarantine(SpoolRecord(sequence: sequence, metadata: [], payload: sealed.serialized()),
+                           reason: "cannot be split to the upstream's limits: \(error)")
+                await window.resolved(sequence)
                 continue
             }
-            await window.sent(record.sequence)
+            await window.sent(sequence)
             for frame in frames.dropFirst(skipParts) {
                 try await outbound.write(.batch(frame))
                 metrics.batchesOut.increment()

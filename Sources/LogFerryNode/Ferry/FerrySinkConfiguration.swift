@@ -72,6 +72,8 @@ public struct FerrySinkConfiguration: Sendable {
     public var connectTimeout: Duration
     /// The spool cursor this sink advances.
     public var cursorName: String
+    /// Merge consecutive small batches from the same origin into bigger ones (a relay before a WAN hop).
+    public var rebatch: Bool
 
     /// Creates a configuration.
     public init(
@@ -86,7 +88,8 @@ public struct FerrySinkConfiguration: Sendable {
         idleTimeout: Duration = .seconds(30),
         progressTimeout: Duration = .seconds(60),
         connectTimeout: Duration = .seconds(5),
-        cursorName: String = "ferry"
+        cursorName: String = "ferry",
+        rebatch: Bool = false
     ) {
         self.upstreams = upstreams
         self.selection = selection
@@ -100,5 +103,6 @@ public struct FerrySinkConfiguration: Sendable {
         self.progressTimeout = progressTimeout
         self.connectTimeout = connectTimeout
         self.cursorName = cursorName
+        self.rebatch = rebatch
     }
 }

@@ -164,6 +164,7 @@ struct ConfigKey: Sendable {
         "backoff-base-ms": .int { $0.backoffBaseMilliseconds = $1 },
         "backoff-cap-ms": .int { $0.backoffCapMilliseconds = $1 },
         "progress-timeout": .int { $0.progressTimeoutSeconds = $1 },
+        "rebatch": .bool { $0.rebatch = $1 },
         "out": .string { $0.out = $1 },
         "format": .string { $0.format = try ConfigValue.format($1, key: "format") },
         "rotate-bytes": .int { $0.rotateBytes = $1 },

@@ -53,6 +53,8 @@ struct NodeConfiguration: Sendable {
     var backoffCapMilliseconds: Int = 30_000
     /// `progress-timeout`: seconds a peer may hold batches without acking before it is abandoned.
     var progressTimeoutSeconds: Int = 60
+    /// `rebatch`: merge consecutive small batches from the same origin before shipping.
+    var rebatch: Bool = false
 
     // File sink.
     /// `out`: the file sink's output directory.

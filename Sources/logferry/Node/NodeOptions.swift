@@ -89,6 +89,9 @@ struct ShipOptions: ParsableArguments {
     @Option(name: .customLong("progress-timeout"), help: "Seconds an upstream may hold batches without acking before it is abandoned.")
     var progressTimeout: Int = 60
 
+    @Flag(name: .long, help: "Merge consecutive small batches from the same origin into bigger ones (a relay before a WAN hop).")
+    var rebatch = false
+
     func apply(to configuration: inout NodeConfiguration) throws {
         configuration.to = try ConfigValue.upstreams(to, key: "to")
         configuration.selection = try ConfigValue.selection(selection, key: "selection")
@@ -101,6 +104,7 @@ struct ShipOptions: ParsableArguments {
         configuration.backoffBaseMilliseconds = backoffBase
         configuration.backoffCapMilliseconds = backoffCap
         configuration.progressTimeoutSeconds = progressTimeout
+        configuration.rebatch = rebatch
     }
 }
 

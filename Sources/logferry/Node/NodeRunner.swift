@@ -80,7 +80,8 @@ struct NodeRunner {
                         base: .milliseconds(configuration.backoffBaseMilliseconds),
                         cap: .milliseconds(configuration.backoffCapMilliseconds)
                     ),
-                    progressTimeout: .seconds(configuration.progressTimeoutSeconds)
+                    progressTimeout: .seconds(configuration.progressTimeoutSeconds),
+                    rebatch: configuration.rebatch
                 ),
                 spool: spool,
                 logger: Logger(label: "logferry.ferry-sink")

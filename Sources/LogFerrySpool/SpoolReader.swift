@@ -22,6 +22,8 @@ public actor SpoolReader {
         var path: String
         var offset: Int64
         var lastSequence: UInt64?
+        /// The file size when last looked at; refreshed when the reader reaches it.
+        var knownSize: Int64 = 0
     }
 
     init(spool: Spool, layout: SpoolLayout, from sequence: UInt64) {
@@ -91,12 +93,11 @@ public actor SpoolReader {
             return try await open(first, previous: nil) ? .skipped : .atEnd
         }
         let isTail = current.first == snapshot.tailFirst
-        let bound: Int64
-        if isTail {
-            bound = min(snapshot.tailEnd, (try? POSIXFile.size(current.fd, path: current.path)) ?? 0)
-        } else {
-            bound = (try? POSIXFile.size(current.fd, path: current.path)) ?? 0
+        if current.offset >= current.knownSize {
+            current.knownSize = (try? POSIXFile.size(current.fd, path: current.path)) ?? 0
+            segment = current
         }
+        let bound = isTail ? min(snapshot.tailEnd, current.knownSize) : current.knownSize
         if current.offset >= bound {
             if isTail { return .atEnd }
             guard let next = snapshot.segmentAfterCurrent, next > current.first else { return .atEnd }
@@ -112,8 +113,15 @@ public actor SpoolReader {
             return .skipped
         }
         if parsed.sequence > snapshot.lastReadable { return .atEnd }
-        let bytes = try readBytes(current, count: parsed.recordBytes, at: current.offset)
-        let valid = bytes.withUnsafeBytes { RecordFrame.checksumMatches(parsed, record: $0) }
+        // Metadata and payload are read straight into the arrays handed out, and checked there.
+        let bodyOffset = current.offset + Int64(RecordFrame.headerBytes)
+        let metadata = try readBytes(current, count: parsed.metadataLength, at: bodyOffset)
+        let payload = try readBytes(current, count: parsed.payloadLength, at: bodyOffset + Int64(parsed.metadataLength))
+        var crc = header.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<20])) }
+        crc = metadata.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+        crc = payload.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+        let valid = crc == parsed.checksum
+            && metadata.count == parsed.metadataLength && payload.count == parsed.payloadLength
             && parsed.sequence >= current.first
             && (current.lastSequence.map { parsed.sequence > $0 } ?? true)
         guard valid else {
@@ -125,7 +133,7 @@ public actor SpoolReader {
         segment = current
         guard parsed.sequence >= nextSequence else { return .skipped }
         nextSequence = parsed.sequence + 1
-        return .record(bytes.withUnsafeBytes { RecordFrame.decode(parsed, record: $0) })
+        return .record(SpoolRecord(sequence: parsed.sequence, metadata: metadata, payload: payload))
     }
 
     /// Opens segment `first`; reports a gap when its header names a previous segment that is missing.

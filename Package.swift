@@ -31,10 +31,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // CRC32C with the CPU's instruction (SSE4.2 / ARMv8 CRC), checked at run time.
+        .target(name: "CLogFerryCRC32C"),
         // The durable spool. No networking here.
         .target(
             name: "LogFerrySpool",
             dependencies: [
+                "CLogFerryCRC32C",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "SystemPackage", package: "swift-system"),

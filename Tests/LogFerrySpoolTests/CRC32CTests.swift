@@ -13,10 +13,26 @@ struct CRC32CTests {
         ([], 0),
     ]
 
-    @Test("published test vectors (RFC 3720 B.4 and the 123456789 check value)")
+    @Test("published test vectors (RFC 3720 B.4 and the 123456789 check value), by the CPU and by the tables")
     func publishedVectors() {
         for (input, expected) in Self.vectors {
             #expect(CRC32C.checksum(input) == expected, "input of \(input.count) bytes")
+            let table = input.withUnsafeBytes { CRC32C.tableChecksum($0) }
+            #expect(table == expected, "table, input of \(input.count) bytes")
+        }
+    }
+
+    @Test("the CPU instruction and the tables agree on every length and alignment")
+    func hardwareAgreesWithTables() {
+        var rng = SystemRandomNumberGenerator()
+        let data = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        data.withUnsafeBytes { all in
+            for start in 0..<9 {
+                for length in [0, 1, 7, 8, 9, 63, 64, 65, 1000, 4096 - start] {
+                    let slice = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+                    #expect(CRC32C.checksum(slice, continuing: 0x1234_5678) == CRC32C.tableChecksum(slice, continuing: 0x1234_5678))
+                }
+            }
         }
     }
 

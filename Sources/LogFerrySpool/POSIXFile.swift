@@ -48,6 +48,32 @@ enum POSIXFile {
         }
     }
 
+    /// Writes `parts` back to back at `offset` with one `pwritev` (the rest with plain writes after a short
+    /// write), so a record's payload is not copied into a framing buffer first.
+    static func write(_ fd: Int32, parts: [[UInt8]], at offset: Int64, path: String) throws(POSIXError) {
+        let total = parts.reduce(0) { $0 + $1.count }
+        guard total > 0 else { return }
+        let written: Int = parts.withUnsafeIOVectors { vectors in
+            var n: Int
+            repeat {
+                n = pwritev(fd, vectors.baseAddress, Int32(vectors.count), off_t(offset))
+            } while n < 0 && errno == EINTR
+            return n
+        }
+        if written < 0 { throw POSIXError(errno: errno, operation: "write", path: path) }
+        guard written < total else { return }
+        // Short write (rare: a signal or a nearly full disk): write what is left the slow way.
+        var skip = written
+        var at = offset + Int64(written)
+        for part in parts {
+            if skip >= part.count { skip -= part.count; continue }
+            let rest = Array(part[skip...])
+            skip = 0
+            try write(fd, rest, at: at, path: path)
+            at += Int64(rest.count)
+        }
+    }
+
     static func write(_ fd: Int32, _ bytes: [UInt8], at offset: Int64, path: String) throws(POSIXError) {
         guard !bytes.isEmpty else { return }
         let result: Result<Void, POSIXError> = bytes.withUnsafeBytes { buffer in
@@ -203,5 +229,21 @@ extension POSIXFile {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
         return try read(fd, count: count, at: 0, path: path)
+    }
+}
+
+extension Array where Element == [UInt8] {
+    /// Calls `body` with an iovec per element, valid for the duration of the call.
+    fileprivate func withUnsafeIOVectors<R>(_ body: (UnsafeBufferPointer<iovec>) -> R) -> R {
+        func recurse(_ index: Int, _ vectors: inout [iovec]) -> R {
+            if index == count { return vectors.withUnsafeBufferPointer(body) }
+            return self[index].withUnsafeBytes { bytes in
+                vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count))
+                return recurse(index + 1, &vectors)
+            }
+        }
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(count)
+        return recurse(0, &vectors)
     }
 }

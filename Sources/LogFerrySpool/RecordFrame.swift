@@ -32,18 +32,26 @@ public enum RecordFrame {
 
     /// Appends one framed record to `buffer`.
     static func encode(sequence: UInt64, metadata: [UInt8], payload: [UInt8], into buffer: inout [UInt8]) {
-        let start = buffer.count
-        buffer.reserveCapacity(start + headerBytes + metadata.count + payload.count)
-        buffer.append(contentsOf: magic)
-        buffer.appendLittleEndian(UInt32(metadata.count))
-        buffer.appendLittleEndian(UInt32(payload.count))
-        buffer.appendLittleEndian(sequence)
-        var crc = buffer.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<start + 20])) }
-        crc = metadata.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
-        crc = payload.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
-        buffer.appendLittleEndian(crc)
+        buffer.reserveCapacity(buffer.count + headerBytes + metadata.count + payload.count)
+        buffer.append(contentsOf: header(sequence: sequence, metadata: metadata, payload: payload))
         buffer.append(contentsOf: metadata)
         buffer.append(contentsOf: payload)
+    }
+
+    /// The 24 header bytes of a record (its CRC covers them, the metadata and the payload); the append path
+    /// writes them, the metadata and the payload with one `pwritev`, without copying the payload.
+    static func header(sequence: UInt64, metadata: [UInt8], payload: [UInt8]) -> [UInt8] {
+        var header: [UInt8] = []
+        header.reserveCapacity(headerBytes)
+        header.append(contentsOf: magic)
+        header.appendLittleEndian(UInt32(metadata.count))
+        header.appendLittleEndian(UInt32(payload.count))
+        header.appendLittleEndian(sequence)
+        var crc = header.withUnsafeBytes { CRC32C.checksum($0) }
+        crc = metadata.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+        crc = payload.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+        header.appendLittleEndian(crc)
+        return header
     }
 
     /// Parses the 24 header bytes at the start of `bytes`; `nil` when the magic or a length is impossible.

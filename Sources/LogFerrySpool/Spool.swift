@@ -180,15 +180,15 @@ public actor Spool {
         try reserve(through: sequence)
         try prepareTail()
         guard var tail else { throw fail("no tail segment after preparing one") }
-        var buffer = [UInt8]()
-        RecordFrame.encode(sequence: sequence, metadata: metadata, payload: payload, into: &buffer)
+        let header = RecordFrame.header(sequence: sequence, metadata: metadata, payload: payload)
+        let recordLength = header.count + metadata.count + payload.count
         do throws(POSIXError) {
-            try POSIXFile.write(tail.fd, buffer, at: tail.writeOffset, path: tail.path)
+            try POSIXFile.write(tail.fd, parts: [header, metadata, payload], at: tail.writeOffset, path: tail.path)
         } catch {
             metrics.appendErrors.increment()
             throw writeFailed(error, tail: tail)
         }
-        tail.writeOffset += Int64(buffer.count)
+        tail.writeOffset += Int64(recordLength)
         tail.recordCount += 1
         self.tail = tail
         segments[segments.count - 1].bytes = tail.writeOffset
@@ -196,7 +196,7 @@ public actor Spool {
         nextSequence = sequence + 1
         lastWritten = sequence
         metrics.appendedBatches.increment()
-        metrics.appendedBytes.increment(by: buffer.count)
+        metrics.appendedBytes.increment(by: recordLength)
         metrics.bytes.record(totalBytes)
         if configuration.fsync != .always {
             waiters.resumeReaders()

@@ -83,7 +83,6 @@ struct AgentCommand: AsyncParsableCommand {
         try inputs.apply(to: &configuration)
         try ship.apply(to: &configuration)
         try common.apply(to: &configuration)
-        let runtime = LogFerryRuntime.bootstrap(logLevel: configuration.logLevel, label: "logferry.agent")
-        try await NodeRunner(configuration: configuration, runtime: runtime).run()
+        try await NodeRunner.run(configuration, label: "logferry.agent")
     }
 }

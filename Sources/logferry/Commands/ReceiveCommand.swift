@@ -33,7 +33,6 @@ struct ReceiveCommand: AsyncParsableCommand {
         configuration.format = try ConfigValue.format(format, key: "format")
         configuration.rotateBytes = rotateBytes
         configuration.stdout = stdout
-        let runtime = LogFerryRuntime.bootstrap(logLevel: configuration.logLevel, label: "logferry.receive")
-        try await NodeRunner(configuration: configuration, runtime: runtime).run()
+        try await NodeRunner.run(configuration, label: "logferry.receive")
     }
 }

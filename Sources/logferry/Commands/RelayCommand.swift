@@ -19,7 +19,6 @@ struct RelayCommand: AsyncParsableCommand {
         try listen.apply(to: &configuration)
         try ship.apply(to: &configuration)
         try common.apply(to: &configuration)
-        let runtime = LogFerryRuntime.bootstrap(logLevel: configuration.logLevel, label: "logferry.relay")
-        try await NodeRunner(configuration: configuration, runtime: runtime).run()
+        try await NodeRunner.run(configuration, label: "logferry.relay")
     }
 }

@@ -20,7 +20,6 @@ struct RunCommand: AsyncParsableCommand {
             LogFerryRuntime.announce("\(config): ok")
             return
         }
-        let runtime = LogFerryRuntime.bootstrap(logLevel: configuration.logLevel, label: "logferry.node")
-        try await NodeRunner(configuration: configuration, runtime: runtime).run()
+        try await NodeRunner.run(configuration, label: "logferry.node")
     }
 }

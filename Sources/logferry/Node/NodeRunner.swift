@@ -15,6 +15,12 @@ struct NodeRunner {
     let configuration: NodeConfiguration
     let runtime: LogFerryRuntime
 
+    /// Bootstraps logging and metrics for a node command, then runs the node until shutdown.
+    static func run(_ configuration: NodeConfiguration, label: String) async throws {
+        let runtime = LogFerryRuntime.bootstrap(logLevel: configuration.logLevel, label: label)
+        try await NodeRunner(configuration: configuration, runtime: runtime).run()
+    }
+
     /// Opens the spool, builds every stage the configuration names, and runs them until shutdown.
     func run() async throws {
         let logger = runtime.logger

@@ -8,6 +8,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark and print figures against a raw baseline measured in the same run.",
-        subcommands: []
+        subcommands: [
+            SpoolBenchCommand.self,
+        ]
     )
 }

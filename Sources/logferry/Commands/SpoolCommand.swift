@@ -5,6 +5,10 @@ struct SpoolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spool",
         abstract: "Inspect and verify a spool directory.",
-        subcommands: []
+        subcommands: [
+            SpoolInspectCommand.self,
+            SpoolVerifyCommand.self,
+            SpoolCrashHelperCommand.self,
+        ]
     )
 }

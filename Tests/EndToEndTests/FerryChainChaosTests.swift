@@ -1,0 +1,106 @@
+import Foundation
+import LogFerryNode
+import Testing
+
+/// The promise of the ferry, end to end: every line arrives exactly once, in order, through two relays,
+/// while the middle relay is killed with SIGKILL again and again and connections are cut mid-frame.
+///
+/// ```
+/// origin (FerrySink in the test) → proxy 1 → relay A → proxy 2 → relay B → proxy 3 → receive
+/// ```
+/// The random moments come from a seeded generator whose seed is printed, so a failing run can be replayed
+/// with `LOGFERRY_CHAOS_SEED`. `LOGFERRY_CHAIN_EVENTS` changes the number of events (default 1,000,000).
+@Suite("Ferry chain under chaos (real processes)", .serialized)
+struct FerryChainChaosTests {
+    @Test("origin → relay A → relay B → receive: kill -9 of B ≥10 times and mid-frame cuts; every event exactly once, in order")
+    func chainSurvivesKillsAndCuts() async throws {
+        let total = ProcessInfo.processInfo.environment["LOGFERRY_CHAIN_EVENTS"].flatMap { Int($0) } ?? 1_000_000
+        let batchSize = 4096
+        let requiredKills = 10
+        var rng = SeededGenerator.fromEnvironment(test: "chain")
+        let started = ContinuousClock.now
+        func stamp() -> String {
+            let elapsed = ContinuousClock.now - started
+            return String(format: "%7.2fs", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+
+        try await FerryScene.run("ferry-chain") { scene in
+            let out = try scene.path("out", create: true)
+            let shipFlags = ["--backoff-base-ms", "20", "--backoff-cap-ms", "500"]
+            let receiver = try await scene.node("receiver", ["receive", "--spool", try scene.path("spool-receiver"), "--out", out])
+            let proxy3 = try scene.proxy(to: receiver.port)
+            let relayB = try await scene.node("relay-b", [
+                "relay", "--spool", try scene.path("spool-b"), "--to", "127.0.0.1:\(proxy3.port)",
+            ] + shipFlags)
+            let proxy2 = try scene.proxy(to: relayB.port)
+            let relayA = try await scene.node("relay-a", [
+                "relay", "--spool", try scene.path("spool-a"), "--to", "127.0.0.1:\(proxy2.port)",
+            ] + shipFlags)
+            let proxy1 = try scene.proxy(to: relayA.port)
+            let proxies = [proxy1, proxy2, proxy3]
+            let origin = try await TestOrigin(
+                host: "chain-origin", source: "chaos", directory: try scene.path("spool-origin"),
+                upstreams: [Upstream(host: "127.0.0.1", port: proxy1.port)]
+            )
+            let outputFile = out + "/chain-origin/chaos.log"
+            let expectedBytes = (0..<total).reduce(0) { $0 + TestOrigin.line($1, host: "chain-origin").utf8.count + 1 }
+
+            let lastSequence = try await origin.shipping {
+                // The producer spreads the batches over the chaos phase, so kills and cuts land mid-traffic.
+                let produced = Flag()
+                let producer = Task {
+                    defer { produced.set() }
+                    var last: UInt64 = 0
+                    var start = 0
+                    while start < total {
+                        let end = min(start + batchSize, total)
+                        last = try await origin.append(lines: start..<end, batchSize: batchSize)
+                        start = end
+                        try await Task.sleep(for: .milliseconds(40))
+                    }
+                    return last
+                }
+                var kills = 0
+                var cuts = 0
+                while kills < requiredKills || !produced.isSet {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 100...600, using: &rng)))
+                    if Bool.random(using: &rng) {
+                        let downtime = Int.random(in: 0...300, using: &rng)
+                        proxy2.setBackendPort(nil)
+                        await relayB.kill9()
+                        print("\(stamp()) chaos: kill -9 relay-b (kill \(kills + 1)), down for \(downtime) ms")
+                        try await Task.sleep(for: .milliseconds(downtime))
+                        try await relayB.start()
+                        proxy2.setBackendPort(relayB.port)
+                        kills += 1
+                    } else {
+                        let which = Int.random(in: 0..<proxies.count, using: &rng)
+                        let budget = Int.random(in: 1...(256 << 10), using: &rng)
+                        print("\(stamp()) chaos: cut proxy \(which + 1) after \(budget) more bytes")
+                        proxies[which].cutAll(afterBytes: budget)
+                        cuts += 1
+                    }
+                }
+                print("\(stamp()) chaos over: \(kills) kills of relay-b, \(cuts) cuts; waiting for delivery")
+                let last = try await producer.value
+                try await waitUntil("all \(total) events in \(outputFile)", deadline: .seconds(180)) {
+                    (try? FileManager.default.attributesOfItem(atPath: outputFile)[.size] as? Int).map { $0 >= expectedBytes } ?? false
+                }
+                try await origin.waitUntilAcknowledged(through: last, deadline: .seconds(60), "the origin's last batch to be acknowledged")
+                print("\(stamp()) delivered")
+                return last
+            }
+            #expect(lastSequence > 0)
+
+            // Graceful shutdown in order; each node must finish its in-flight work and exit 0.
+            for node in [relayA, relayB, receiver] {
+                let exit = await node.terminate()
+                #expect(exit == .exited(0), "\(node.name) exited \(String(describing: exit)) on SIGTERM")
+            }
+            let report = OriginOutput.check(paths: [outputFile], host: "chain-origin", expected: total)
+            print("\(stamp()) chain output: \(report)")
+            #expect(report.isExact, "receiver output is not every event exactly once in order: \(report)")
+            #expect(report.lines == total)
+        }
+    }
+}

@@ -68,7 +68,8 @@ struct FerryChainChaosTests {
                         let downtime = Int.random(in: 0...300, using: &rng)
                         proxy2.setBackendPort(nil)
                         await relayB.kill9()
-                        print("\(stamp()) chaos: kill -9 relay-b (kill \(kills + 1)), down for \(downtime) ms")
+                        let written = (try? FileManager.default.attributesOfItem(atPath: outputFile)[.size] as? Int) ?? 0
+                        print("\(stamp()) chaos: kill -9 relay-b (kill \(kills + 1)), down for \(downtime) ms; receiver has \(written) of \(expectedBytes) bytes")
                         try await Task.sleep(for: .milliseconds(downtime))
                         try await relayB.start()
                         proxy2.setBackendPort(relayB.port)
@@ -81,7 +82,7 @@ struct FerryChainChaosTests {
                         cuts += 1
                     }
                 }
-                print("\(stamp()) chaos over: \(kills) kills of relay-b, \(cuts) cuts; waiting for delivery")
+                print("\(stamp()) chaos over: \(kills) kills of relay-b, \(cuts) cuts breaking \(proxies.map(\.cutConnections).reduce(0, +)) live connections; waiting for delivery")
                 let last = try await producer.value
                 try await waitUntil("all \(total) events in \(outputFile)", deadline: .seconds(180)) {
                     (try? FileManager.default.attributesOfItem(atPath: outputFile)[.size] as? Int).map { $0 >= expectedBytes } ?? false

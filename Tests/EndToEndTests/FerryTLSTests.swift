@@ -36,7 +36,7 @@ struct FerryTLSTests {
         }
     }
 
-    @Test("mutual TLS: origin → relay → receive with client certificates; a client without one is refused")
+    @Test("mutual TLS: origin → relay → receive with client certificates; clients without one or with a foreign one are refused")
     func mutualTLS() async throws {
         try await FerryScene.run("ferry-mtls") { scene in
             let pki = try TestCertificates(in: try scene.path("pki", create: true))
@@ -72,6 +72,22 @@ struct FerryTLSTests {
             #expect(!FileManager.default.fileExists(atPath: out + "/no-cert-origin"), "a client without a certificate got output written")
             #expect(failures.allSatisfy { $0.contains("127.0.0.1:\(receiver.port)") }, "each failure should name the upstream: \(failures)")
             #expect(failures.allSatisfy { $0.contains("CERTIFICATE_REQUIRED") }, "each failure should be the missing certificate: \(failures)")
+
+            // A client certificate from another CA: refused as well.
+            let strangers = try TestCertificates(in: try scene.path("pki-other", create: true))
+            let stranger = try await TestOrigin(
+                host: "other-ca-origin", source: "rogue", directory: try scene.path("spool-stranger"),
+                upstreams: [Upstream(host: "127.0.0.1", port: receiver.port)],
+                tls: TLSClientOptions(caPath: pki.caCertificate, certificatePath: strangers.clientCertificate, keyPath: strangers.clientKey)
+            )
+            try await stranger.append(lines: 0..<100, batchSize: 100)
+            let strangerFailures = try await stranger.shipping {
+                try await stranger.logs.waitFor(3, atLeast: .warning, deadline: .seconds(60))
+            }
+            print("mutual TLS, client certificate from another CA: \(strangerFailures.prefix(1))")
+            #expect(await stranger.sink.acknowledged == 0, "a client with a foreign certificate got batches acknowledged")
+            #expect(!FileManager.default.fileExists(atPath: out + "/other-ca-origin"), "a client with a foreign certificate got output written")
+            #expect(strangerFailures.allSatisfy { $0.contains("UNKNOWN_CA") }, "each failure should be the unknown CA: \(strangerFailures)")
 
             for node in [relay, receiver] {
                 let exit = await node.terminate()

@@ -1,0 +1,255 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP proxy on 127.0.0.1 that sits between two ferry hops and breaks their connections on request.
+///
+/// It listens on a port that never changes, so a node behind it can be killed and restarted on a new port
+/// (``setBackendPort(_:)``) while the node in front keeps the same upstream address. ``cutAll(afterBytes:)``
+/// breaks every live connection in the middle of the byte stream: each direction forwards at most the given
+/// number of further bytes (usually part of a frame), then both sockets are shut down. A backend that is down
+/// simply makes new connections close at once, as a dead host would.
+///
+/// Plain blocking sockets and one thread per direction: a proxy must not share the event loops of the
+/// code under test, and its behaviour is easier to reason about this way.
+final class ChaosProxy: Sendable {
+    /// The port the proxy listens on.
+    let port: Int
+
+    private let listener: Int32
+    private let state: Mutex<State>
+
+    private struct State {
+        var backendPort: Int?
+        var connections: [Int: ProxyConnection] = [:]
+        var nextID = 0
+        var stopped = false
+        var accepted = 0
+        var cuts = 0
+    }
+
+    /// Starts a proxy forwarding to `backendPort` (nil: refuse connections until a backend is set).
+    init(backendPort: Int?) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ChaosProxyError.system("socket", errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 128) == 0 else {
+            let code = errno
+            close(fd)
+            throw ChaosProxyError.system("bind/listen", code)
+        }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        self.listener = fd
+        self.port = Int(UInt16(bigEndian: actual.sin_port))
+        self.state = Mutex(State(backendPort: backendPort))
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "chaos-proxy-\(port)-accept"
+        thread.start()
+    }
+
+    /// Points new connections at `port` (nil: close new connections at once). Live ones are left alone.
+    func setBackendPort(_ port: Int?) {
+        state.withLock { $0.backendPort = port }
+    }
+
+    /// How many connections the proxy has accepted so far.
+    var acceptedConnections: Int { state.withLock { $0.accepted } }
+
+    /// How many connections were cut by ``cutAll(afterBytes:)``.
+    var cutConnections: Int { state.withLock { $0.cuts } }
+
+    /// Breaks every live connection after at most `bytes` more bytes in each direction; a connection that
+    /// carries nothing for a while is broken anyway (see ``ProxyConnection/arm(budget:)``).
+    func cutAll(afterBytes bytes: Int) {
+        let live = state.withLock { state in
+            state.cuts += state.connections.count
+            return Array(state.connections.values)
+        }
+        for connection in live { connection.arm(budget: bytes) }
+    }
+
+    /// Stops listening and breaks every connection. Idempotent.
+    func stop() {
+        let live: [ProxyConnection] = state.withLock { state in
+            guard !state.stopped else { return [] }
+            state.stopped = true
+            return Array(state.connections.values)
+        }
+        shutdown(listener, Int32(SHUT_RDWR))
+        for connection in live { connection.breakNow() }
+    }
+
+    deinit {
+        stop()
+        close(listener)
+    }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return
+            }
+            let (backendPort, stopped) = state.withLock { ($0.backendPort, $0.stopped) }
+            guard !stopped else {
+                close(client)
+                return
+            }
+            guard let backendPort, let backend = Self.connectLoopback(port: backendPort) else {
+                close(client)
+                continue
+            }
+            var one: Int32 = 1
+            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            setsockopt(backend, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let id = state.withLock { state in
+                state.nextID += 1
+                state.accepted += 1
+                return state.nextID
+            }
+            let connection = ProxyConnection(client: client, backend: backend) { [weak self] in
+                self?.state.withLock { _ = $0.connections.removeValue(forKey: id) }
+            }
+            state.withLock { $0.connections[id] = connection }
+            connection.start(name: "chaos-proxy-\(port)-\(id)")
+        }
+    }
+
+    private static func connectLoopback(port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_in.loopback(port: port)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+}
+
+/// One proxied connection: two pumps (client → backend, backend → client) and a cut that either side can pull.
+final class ProxyConnection: Sendable {
+    private let client: Int32
+    private let backend: Int32
+    private let onClose: @Sendable () -> Void
+    private let state = Mutex(PumpState())
+
+    private struct PumpState {
+        /// Bytes each direction may still forward before the cut; nil when not armed.
+        var budget: [Int?] = [nil, nil]
+        var broken = false
+        var pumpsRunning = 2
+    }
+
+    init(client: Int32, backend: Int32, onClose: @escaping @Sendable () -> Void) {
+        self.client = client
+        self.backend = backend
+        self.onClose = onClose
+    }
+
+    func start(name: String) {
+        let up = Thread { [self] in pump(from: client, to: backend, direction: 0) }
+        up.name = name + "-up"
+        let down = Thread { [self] in pump(from: backend, to: client, direction: 1) }
+        down.name = name + "-down"
+        up.start()
+        down.start()
+    }
+
+    /// Lets each direction forward at most `budget` more bytes, then breaks the connection. A connection
+    /// that stays quiet is broken after 200 ms regardless, so a cut always happens.
+    func arm(budget: Int) {
+        state.withLock { $0.budget = [budget, budget] }
+        let timer = Thread { [self] in
+            Thread.sleep(forTimeInterval: 0.2)
+            breakNow()
+        }
+        timer.start()
+    }
+
+    /// Shuts both sockets down; the pumps notice, and the last one closes the descriptors.
+    func breakNow() {
+        let first = state.withLock { state in
+            let first = !state.broken
+            state.broken = true
+            return first
+        }
+        guard first else { return }
+        shutdown(client, Int32(SHUT_RDWR))
+        shutdown(backend, Int32(SHUT_RDWR))
+    }
+
+    private func pump(from source: Int32, to target: Int32, direction: Int) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        loop: while true {
+            let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            let allowed: Int = state.withLock { state in
+                guard !state.broken else { return 0 }
+                guard let budget = state.budget[direction] else { return count }
+                let allowed = min(budget, count)
+                state.budget[direction] = budget - allowed
+                return allowed
+            }
+            var offset = 0
+            while offset < allowed {
+                let sent = buffer.withUnsafeBytes { bytes in
+                    send(target, bytes.baseAddress.map { $0 + offset }, allowed - offset, Int32(MSG_NOSIGNAL))
+                }
+                if sent < 0, errno == EINTR { continue }
+                guard sent > 0 else { break loop }
+                offset += sent
+            }
+            if allowed < count { break }
+        }
+        breakNow()
+        let last = state.withLock { state in
+            state.pumpsRunning -= 1
+            return state.pumpsRunning == 0
+        }
+        if last {
+            close(client)
+            close(backend)
+            onClose()
+        }
+    }
+}
+
+/// A proxy socket call failed.
+enum ChaosProxyError: Error, CustomStringConvertible {
+    case system(String, Int32)
+
+    var description: String {
+        switch self {
+        case .system(let call, let code): "chaos proxy: \(call) failed: \(String(cString: strerror(code)))"
+        }
+    }
+}
+
+extension sockaddr_in {
+    /// 127.0.0.1:`port`.
+    static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+}

@@ -67,7 +67,7 @@ struct FerryReceiverCrashTests {
             let exit = await receiver.terminate()
             #expect(exit == .exited(0), "receiver exited \(String(describing: exit)) on SIGTERM")
 
-            let files = Self.outputFiles(in: directory, name: "app_main.log.log")
+            let files = Self.outputFiles(in: directory, name: "app_main.log")
             print("receiver-crash: output files \(files.map { ($0 as NSString).lastPathComponent })")
             #expect(files.count > 1, "expected the output to have rotated at least once")
             let report = OriginOutput.check(paths: files, host: "crash-origin", expected: total)

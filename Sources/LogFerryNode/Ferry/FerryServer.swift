@@ -121,11 +121,18 @@ public final class FerryServer: Service, Sendable {
                     closeChannel: { [channel = connection.channel] in channel.close(promise: nil) },
                     logger: logger
                 )
-                try await cancelWhenGracefulShutdown { try await session.run() }
+                do {
+                    try await cancelWhenGracefulShutdown { try await session.run() }
+                } catch let error as WireError {
+                    // A frame that does not decode: tell the peer why before closing, while we still can. It is
+                    // `malformed` even for an oversized length: there is no batch to cut (a ferry client cuts its
+                    // batches to the announced limits), only bytes that are not the ferry protocol.
+                    metrics.malformedFrames.increment()
+                    metrics.refusals(.malformed).increment()
+                    logger.warning("refusing \(peer): \(error)")
+                    try? await outbound.write(.refuse(Refusal(sequence: 0, code: .malformed, reason: "\(error); closing")))
+                }
             }
-        } catch let error as WireError {
-            metrics.malformedFrames.increment()
-            logger.warning("closing connection from \(peer): \(error)")
         } catch {
             logger.debug("connection from \(peer) ended: \(error)")
         }

@@ -69,7 +69,20 @@ public struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
         let reader = spool.makeReader(from: through + 1)
         defer { _ = reader }
         do {
-            while let record = try await reader.next() {
+            while true {
+                var next = try await reader.nextIfAvailable()
+                if next == nil {
+                    // Caught up: save before waiting. Besides bounding the restart's reading, this unpins the
+                    // segments behind us; a full spool under `block` frees space only once every cursor has
+                    // passed a segment, and no new record would come to trigger a save.
+                    if through != saved {
+                        try await spool.commit(cursor: cursorName, through: through, state: state.snapshot())
+                        saved = through
+                        lastSave = .now
+                    }
+                    next = try await reader.next()
+                }
+                guard let record = next else { break }
                 Self.fold(record, into: &state, logger: logger)
                 through = record.sequence
                 if ContinuousClock.now - lastSave >= interval {

@@ -50,7 +50,7 @@ final class LogFerryProcess: @unchecked Sendable {
         process.standardOutput = stdout
         process.standardInput = FileHandle.nullDevice
         if let stderrPath {
-            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
             process.standardError = FileHandle(forWritingAtPath: stderrPath)
         } else {
             process.standardError = FileHandle.nullDevice

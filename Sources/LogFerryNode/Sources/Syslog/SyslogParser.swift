@@ -191,20 +191,28 @@ public enum SyslogParser {
     }
 
     /// `app:`, `app[pid]:` or `app[pid]` (a TAG), else nil.
+    ///
+    /// Written with plain indices: an earlier version built on `ArraySlice` operations crashed the Swift 6.3
+    /// optimizer (a SIL verifier failure in release builds).
     private static func parseTag(_ t: ArraySlice<UInt8>) -> (app: String, pid: String?)? {
         guard !t.isEmpty, t.count <= 128 else { return nil }
-        var body = t
-        let hadColon = body.last == UInt8(ascii: ":")
-        if hadColon { body = body.dropLast() }
-        if body.last == UInt8(ascii: "]"), let open = body.firstIndex(of: UInt8(ascii: "[")), open > body.startIndex {
-            let app = body[body.startIndex..<open]
-            let pid = body[(open + 1)..<(body.endIndex - 1)]
-            guard !app.contains(UInt8(ascii: "[")) else { return nil }
-            return (string(app), pid.isEmpty ? nil : string(pid))
+        let bytes = Array(t)
+        let colon = UInt8(ascii: ":")
+        let open = UInt8(ascii: "[")
+        let close = UInt8(ascii: "]")
+        var end = bytes.count
+        let hadColon = bytes[end - 1] == colon
+        if hadColon { end -= 1 }
+        guard end > 0 else { return nil }
+        if bytes[end - 1] == close, let bracket = bytes[0..<end].firstIndex(of: open), bracket > 0 {
+            let app = Array(bytes[0..<bracket])
+            let pid = Array(bytes[(bracket + 1)..<(end - 1)])
+            if app.contains(open) { return nil }
+            return (string(app[...]), pid.isEmpty ? nil : string(pid[...]))
         }
-        guard hadColon, !body.isEmpty, !body.contains(UInt8(ascii: "[")), !body.contains(UInt8(ascii: ":")) else {
-            return nil
-        }
-        return (string(body), nil)
+        guard hadColon else { return nil }
+        let body = Array(bytes[0..<end])
+        if body.contains(open) || body.contains(colon) { return nil }
+        return (string(body[...]), nil)
     }
 }

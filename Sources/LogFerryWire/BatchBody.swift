@@ -145,6 +145,7 @@ enum BatchBody {
         // are numbered in order of first use and every source and key is used.
         var sourcesUsed = 0
         var keysUsed = [Bool](repeating: false, count: keyCount)
+        var fieldCache = FieldCache()
         for eventIndex in 0..<eventCount {
             let zigzag = try reader.readVarint()
             guard eventIndex > 0 || zigzag == 0 else { throw WireError(.malformed("first event's timestamp is not the base")) }
@@ -160,6 +161,8 @@ enum BatchBody {
             let line = try reader.readSlice(count: try reader.readVarintLength())
             var fields: [String: String] = [:]
             if sourceAndFlag & 1 == 1 {
+                // Pass 1: structure only (counts, key order, bounds), marking the keys used.
+                let fieldsStart = reader.offset
                 let fieldCount = try reader.readVarintLength()
                 guard fieldCount >= 1 else { throw WireError(.malformed("event flagged with fields has none")) }
                 guard fieldCount <= keys.count else {
@@ -173,9 +176,22 @@ enum BatchBody {
                     }
                     lastKey = Int(keyIndex)
                     keysUsed[lastKey] = true
-                    let valueBytes = try reader.readSlice(count: try reader.readVarintLength())
-                    let value = try WireReader.string(valueBytes, field: "field value")
-                    if materialize { fields[keys[lastKey]] = value }
+                    _ = try reader.readSlice(count: try reader.readVarintLength())
+                }
+                // Pass 2: the values. Sources repeat the same fields (host, app) line after line, so the
+                // same bytes give the same (shared, copy-on-write) dictionary without re-validating.
+                let region = UnsafeRawBufferPointer(rebasing: body[fieldsStart..<reader.offset])
+                if let cached = fieldCache.lookup(region) {
+                    fields = cached
+                } else {
+                    var values = WireReader(region)
+                    _ = try values.readVarint()
+                    for _ in 0..<fieldCount {
+                        let keyIndex = Int(try values.readVarint())
+                        let value = try WireReader.string(try values.readSlice(count: try values.readVarintLength()), field: "field value")
+                        if materialize { fields[keys[keyIndex]] = value }
+                    }
+                    fieldCache.insert(region, fields)
                 }
             }
             if materialize {
@@ -195,6 +211,29 @@ enum BatchBody {
         return [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
             UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: source, count: bytes.count))
             initialized = bytes.count
+        }
+    }
+}
+
+/// The last few distinct encoded field sets of a batch and their dictionaries.
+private struct FieldCache {
+    private static let capacity = 8
+    private var entries: [(bytes: [UInt8], fields: [String: String])] = []
+    private var next = 0
+
+    func lookup(_ bytes: UnsafeRawBufferPointer) -> [String: String]? {
+        for entry in entries where entry.bytes.count == bytes.count {
+            if entry.bytes.withUnsafeBytes({ $0.elementsEqual(bytes) }) { return entry.fields }
+        }
+        return nil
+    }
+
+    mutating func insert(_ bytes: UnsafeRawBufferPointer, _ fields: [String: String]) {
+        if entries.count < Self.capacity {
+            entries.append(([UInt8](bytes), fields))
+        } else {
+            entries[next] = ([UInt8](bytes), fields)
+            next = (next + 1) % Self.capacity
         }
     }
 }

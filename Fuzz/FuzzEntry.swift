@@ -32,18 +32,44 @@ public func logferryFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         sealed.crc32c = CRC32C.checksum(sealed.compressed)
         checkBatch(sealed, decoder: &decoder)
     }
+    // 3. The input as an uncompressed batch body (after a u16 event count), so the parser sees structure
+    //    the fuzzer could never get through deflate on its own.
+    if bytes.count >= 2 {
+        let eventCount = UInt32(bytes[0]) << 8 | UInt32(bytes[1])
+        let body = UnsafeRawBufferPointer(rebasing: bytes[2...])
+        let deflater = Deflater(level: 1)
+        var output = [UInt8](repeating: 0, count: deflater.bound(body.count))
+        let produced = output.withUnsafeMutableBytes { try? deflater.compress(body, into: $0) }
+        if let produced {
+            let compressed = Array(output[..<produced])
+            let sealed = SealedBatch(eventCount: eventCount, uncompressedSize: UInt32(body.count),
+                                     crc32c: CRC32C.checksum(compressed), compressed: compressed)
+            if let batch = checkBatch(sealed, decoder: &decoder) {
+                // The body is canonical: re-encoding gives back the very same bytes.
+                var encoder = BatchEncoder(level: 1)
+                guard let again = try? encoder.encode(batch) else { preconditionFailure("no re-encode") }
+                var inflated = [UInt8](repeating: 0, count: Int(again.uncompressedSize))
+                let inflater = Inflater()
+                _ = again.compressed.withUnsafeBytes { input in
+                    inflated.withUnsafeMutableBytes { try? inflater.inflate(input, into: $0) }
+                }
+                precondition(inflated == Array(body), "batch body is not canonical")
+            }
+        }
+    }
     return 0
 }
 
 /// Decodes `sealed`; when it decodes, validate agrees and a re-encode decodes to the same batch.
-private func checkBatch(_ sealed: SealedBatch, decoder: inout BatchDecoder) {
+@discardableResult
+private func checkBatch(_ sealed: SealedBatch, decoder: inout BatchDecoder) -> Batch? {
     let batch: Batch
     do {
         batch = try decoder.decode(sealed)
     } catch {
         precondition(!error.description.isEmpty)
         precondition((try? decoder.validate(sealed)) == nil, "validate accepts what decode refuses")
-        return
+        return nil
     }
     precondition((try? decoder.validate(sealed)) != nil, "validate refuses what decode accepts")
     precondition(batch.events.count == Int(sealed.eventCount))
@@ -51,4 +77,5 @@ private func checkBatch(_ sealed: SealedBatch, decoder: inout BatchDecoder) {
     guard let again = try? encoder.encode(batch) else { preconditionFailure("a decoded batch does not re-encode") }
     precondition(again.uncompressedSize == sealed.uncompressedSize, "re-encoded body differs in size")
     precondition((try? decoder.decode(again)) == batch, "re-encoded batch decodes differently")
+    return batch
 }

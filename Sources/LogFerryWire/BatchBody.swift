@@ -4,8 +4,8 @@
 ///
 ///     u8      format version (1)
 ///     varint  host length, host UTF-8
-///     varint  source count S, then S × (varint length, UTF-8)        -- in order of first use
-///     varint  field-key count K, then K × (varint length, UTF-8)     -- strictly ascending bytewise
+///     varint  source count S, then S × (varint length, UTF-8)        -- in order of first use, all used
+///     varint  field-key count K, then K × (varint length, UTF-8)     -- strictly ascending bytewise, all used
 ///     varint  base timestamp (the first event's; 0 when empty)
 ///     varint  event count N, then N × event:
 ///         varint  zigzag(timestamp − previous timestamp), wrapping; the first "previous" is the base
@@ -107,6 +107,10 @@ enum BatchBody {
         for _ in 0..<sourceCount {
             sources.append(try WireReader.string(try reader.readSlice(count: try reader.readVarintLength()), field: "source name"))
         }
+        // The encoder writes each source once (Swift string equality, so Unicode-equivalent names are one).
+        if sourceCount > 1, Set(sources).count != sourceCount {
+            throw WireError(.malformed("source names repeat"))
+        }
 
         let keyCount = try reader.readVarintLength()
         var keys: [String] = []
@@ -125,8 +129,10 @@ enum BatchBody {
             throw WireError(.malformed("field keys repeat as Unicode-equivalent strings"))
         }
 
-        var previous = try reader.readVarint()
+        let base = try reader.readVarint()
+        var previous = base
         let eventCount = try reader.readVarint()
+        guard eventCount > 0 || base == 0 else { throw WireError(.malformed("empty batch with a base timestamp")) }
         guard eventCount == UInt64(expectedEvents) else {
             throw WireError(.malformed("batch body holds \(eventCount) events but declares \(expectedEvents)"))
         }
@@ -135,19 +141,28 @@ enum BatchBody {
             // Each event takes at least 3 bytes; never reserve more than the body can hold.
             events.reserveCapacity(min(Int(eventCount), reader.remaining / 3))
         }
-        for _ in 0..<eventCount {
+        // Canonical form, so a decoded batch re-encodes to the same bytes: the first delta is 0, sources
+        // are numbered in order of first use and every source and key is used.
+        var sourcesUsed = 0
+        var keysUsed = [Bool](repeating: false, count: keyCount)
+        var fieldCache = FieldCache()
+        for eventIndex in 0..<eventCount {
             let zigzag = try reader.readVarint()
+            guard eventIndex > 0 || zigzag == 0 else { throw WireError(.malformed("first event's timestamp is not the base")) }
             let delta = Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
             let timestamp = previous &+ UInt64(bitPattern: delta)
             previous = timestamp
             let sourceAndFlag = try reader.readVarint()
             let sourceIndex = sourceAndFlag >> 1
-            guard sourceIndex < UInt64(sources.count) else {
-                throw WireError(.malformed("source index \(sourceIndex) outside a table of \(sources.count)"))
+            guard sourceIndex < UInt64(sources.count), sourceIndex <= UInt64(sourcesUsed) else {
+                throw WireError(.malformed("source index \(sourceIndex) outside a table of \(sources.count) or out of first-use order"))
             }
+            if sourceIndex == UInt64(sourcesUsed) { sourcesUsed += 1 }
             let line = try reader.readSlice(count: try reader.readVarintLength())
             var fields: [String: String] = [:]
             if sourceAndFlag & 1 == 1 {
+                // Pass 1: structure only (counts, key order, bounds), marking the keys used.
+                let fieldsStart = reader.offset
                 let fieldCount = try reader.readVarintLength()
                 guard fieldCount >= 1 else { throw WireError(.malformed("event flagged with fields has none")) }
                 guard fieldCount <= keys.count else {
@@ -160,15 +175,32 @@ enum BatchBody {
                         throw WireError(.malformed("field key index \(keyIndex) out of range or not ascending"))
                     }
                     lastKey = Int(keyIndex)
-                    let valueBytes = try reader.readSlice(count: try reader.readVarintLength())
-                    let value = try WireReader.string(valueBytes, field: "field value")
-                    if materialize { fields[keys[lastKey]] = value }
+                    keysUsed[lastKey] = true
+                    _ = try reader.readSlice(count: try reader.readVarintLength())
+                }
+                // Pass 2: the values. Sources repeat the same fields (host, app) line after line, so the
+                // same bytes give the same (shared, copy-on-write) dictionary without re-validating.
+                let region = UnsafeRawBufferPointer(rebasing: body[fieldsStart..<reader.offset])
+                if let cached = fieldCache.lookup(region) {
+                    fields = cached
+                } else {
+                    var values = WireReader(region)
+                    _ = try values.readVarint()
+                    for _ in 0..<fieldCount {
+                        let keyIndex = Int(try values.readVarint())
+                        let value = try WireReader.string(try values.readSlice(count: try values.readVarintLength()), field: "field value")
+                        if materialize { fields[keys[keyIndex]] = value }
+                    }
+                    fieldCache.insert(region, fields)
                 }
             }
             if materialize {
                 events.append(Event(
                     timestamp: timestamp, source: sources[Int(sourceIndex)], line: copy(line), fields: fields))
             }
+        }
+        guard sourcesUsed == sources.count, !keysUsed.contains(false) else {
+            throw WireError(.malformed("the source or field-key table lists names no event uses"))
         }
         try reader.expectEnd()
         return Batch(host: host, events: events)
@@ -179,6 +211,29 @@ enum BatchBody {
         return [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
             UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: source, count: bytes.count))
             initialized = bytes.count
+        }
+    }
+}
+
+/// The last few distinct encoded field sets of a batch and their dictionaries.
+private struct FieldCache {
+    private static let capacity = 8
+    private var entries: [(bytes: [UInt8], fields: [String: String])] = []
+    private var next = 0
+
+    func lookup(_ bytes: UnsafeRawBufferPointer) -> [String: String]? {
+        for entry in entries where entry.bytes.count == bytes.count {
+            if entry.bytes.withUnsafeBytes({ $0.elementsEqual(bytes) }) { return entry.fields }
+        }
+        return nil
+    }
+
+    mutating func insert(_ bytes: UnsafeRawBufferPointer, _ fields: [String: String]) {
+        if entries.count < Self.capacity {
+            entries.append(([UInt8](bytes), fields))
+        } else {
+            entries[next] = ([UInt8](bytes), fields)
+            next = (next + 1) % Self.capacity
         }
     }
 }

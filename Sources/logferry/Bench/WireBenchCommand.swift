@@ -5,7 +5,8 @@ import LogFerryWire
 ///
 /// Encode is build + compress + CRC32C of a `Batch` into a `SealedBatch`; decode is CRC + capped inflate +
 /// parse back into a `Batch`. The baseline compresses and inflates exactly the same batch bodies with zlib
-/// alone (a reused `z_stream`, as the codec does), so the ratio is the codec's own cost.
+/// alone (a reused `z_stream`, as the codec does), so the ratio is the codec's own cost. Validate is the relay
+/// path: every check of decode, without building the events.
 struct WireBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wire",
@@ -30,7 +31,7 @@ struct WireBenchCommand: ParsableCommand {
         print("corpus: \(lines) lines in \(batches.count) batches, \(lineBytes) line bytes (avg \(lineBytes / max(lines, 1)) B/line)")
         print("MB/s counts uncompressed batch body bytes; ratio = codec time / bare zlib time (target <= 1.15)")
         print("")
-        print(pad("level", 6) + pad("op", 8) + pad("codec MB/s", 12) + pad("lines/s", 12) + pad("zlib MB/s", 12)
+        print(pad("level", 6) + pad("op", 10) + pad("codec MB/s", 12) + pad("lines/s", 12) + pad("zlib MB/s", 12)
             + pad("ratio", 8) + "compressed")
         for level in [1, 6] {
             try measure(level: level, batches: batches)
@@ -47,36 +48,46 @@ struct WireBenchCommand: ParsableCommand {
         let lineCount = Double(batches.reduce(0) { $0 + $1.events.count })
         let zlib = WireBenchZlib(level: Int32(level))
 
-        let encodeTime = try fastest {
+        // Codec and baseline alternate, so both see the same machine load; the fastest of each is kept.
+        let (encodeTime, compressTime) = try fastestPair({
             for batch in batches { _ = try encoder.encode(batch) }
-        }
-        let compressTime = try fastest {
-            for body in bodies { _ = try zlib.compress(body) }
-        }
-        let decodeTime = try fastest {
+        }, {
+            for body in bodies { try zlib.compress(body) }
+        })
+        let (decodeTime, inflateTime) = try fastestPair({
             for batch in sealed { _ = try decoder.decode(batch) }
-        }
-        let inflateTime = try fastest {
+        }, {
             for (batch, body) in zip(sealed, bodies) { try zlib.inflate(batch.compressed, size: body.count) }
-        }
+        })
+        let (validateTime, inflateTime2) = try fastestPair({
+            for batch in sealed { try decoder.validate(batch) }
+        }, {
+            for (batch, body) in zip(sealed, bodies) { try zlib.inflate(batch.compressed, size: body.count) }
+        })
         let ratio = String(format2(100 * compressedBytes / bodyBytes)) + "%"
-        for (op, codec, bare) in [("encode", encodeTime, compressTime), ("decode", decodeTime, inflateTime)] {
-            print(pad("\(level)", 6) + pad(op, 8) + pad(format2(bodyBytes / codec / 1e6), 12)
+        for (op, codec, bare) in [
+            ("encode", encodeTime, compressTime), ("decode", decodeTime, inflateTime), ("validate", validateTime, inflateTime2),
+        ] {
+            print(pad("\(level)", 6) + pad(op, 10) + pad(format2(bodyBytes / codec / 1e6), 12)
                 + pad(format0(lineCount / codec), 12) + pad(format2(bodyBytes / bare / 1e6), 12)
                 + pad(format2(codec / bare), 8) + ratio)
         }
     }
 
-    private func fastest(_ body: () throws -> Void) throws -> Double {
-        var best = Double.infinity
+    private func fastestPair(_ codec: () throws -> Void, _ baseline: () throws -> Void) throws -> (Double, Double) {
+        var best = (Double.infinity, Double.infinity)
         for _ in 0..<max(1, repetitions) {
-            let start = ContinuousClock.now
-            try body()
-            let elapsed = ContinuousClock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            best = min(best, seconds)
+            best.0 = min(best.0, try seconds(codec))
+            best.1 = min(best.1, try seconds(baseline))
         }
         return best
+    }
+
+    private func seconds(_ body: () throws -> Void) throws -> Double {
+        let start = ContinuousClock.now
+        try body()
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }
 

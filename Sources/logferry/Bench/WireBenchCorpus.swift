@@ -22,7 +22,7 @@ enum WireBenchCorpus {
                 let ip = "\(rng.next() % 223 + 1).\(rng.next() % 256).\(rng.next() % 256).\(rng.next() % 256)"
                 let path = paths[Int(rng.next() % UInt64(paths.count))]
                 let status = [200, 200, 200, 304, 404, 500][Int(rng.next() % 6)]
-                line = "\(ip) - - [14/Nov/2023:22:13:\(10 + rng.next() % 50) +0000] \"GET \(path)/\(rng.next() % 100_000)?req=\(hex(rng.next())) HTTP/1.1\" \(status) \(rng.next() % 50_000) \"-\" \"\(agents[Int(rng.next() % UInt64(agents.count))])\""
+                line = "\(ip) - - [14/Nov/2023:22:13:\(10 + rng.next() % 50) +0000] \"GET \(path)/\(rng.next() % 100_000)?req=\(hex(rng.next())) HTTP/1.1\" \(status) \(rng.next() % 50_000) \"https://shop.example.com/p/\(rng.next() % 1_000_000)\" \"\(agents[Int(rng.next() % UInt64(agents.count))])\""
                 events.append(Event(timestamp: timestamp, source: "/var/log/nginx/access.log", line: Array(line.utf8)))
             } else {
                 let app = apps[Int(rng.next() % UInt64(apps.count))]

@@ -97,7 +97,7 @@ public actor SpoolReader {
             current.knownSize = (try? POSIXFile.size(current.fd, path: current.path)) ?? 0
             segment = current
         }
-        let bound = isTail ? min(snapshot.tailEnd, current.knownSize) : current.knownSize
+        var bound = isTail ? min(snapshot.tailEnd, current.knownSize) : current.knownSize
         if current.offset >= bound {
             if isTail { return .atEnd }
             guard let next = snapshot.segmentAfterCurrent, next > current.first else { return .atEnd }
@@ -106,9 +106,19 @@ public actor SpoolReader {
             return try await open(next, previous: previous) ? .skipped : .atEnd
         }
         let header = try readBytes(current, count: RecordFrame.headerBytes, at: current.offset)
-        guard let parsed = header.withUnsafeBytes({ RecordFrame.parseHeader($0) }),
-              current.offset + Int64(parsed.recordBytes) <= bound
-        else {
+        let parsedHeader = header.withUnsafeBytes({ RecordFrame.parseHeader($0) })
+        if let parsedHeader, current.offset + Int64(parsedHeader.recordBytes) > bound {
+            // The cached file size may have been taken while this record was being written: look again
+            // before calling a record that the snapshot says is complete damaged.
+            current.knownSize = (try? POSIXFile.size(current.fd, path: current.path)) ?? current.knownSize
+            segment = current
+            bound = isTail ? min(snapshot.tailEnd, current.knownSize) : current.knownSize
+            if parsedHeader.sequence > snapshot.lastReadable, current.offset + Int64(parsedHeader.recordBytes) > bound {
+                // Not complete yet and not promised by this snapshot: wait for the next one.
+                return .atEnd
+            }
+        }
+        guard let parsed = parsedHeader, current.offset + Int64(parsed.recordBytes) <= bound else {
             await damaged(&current, bound: bound)
             return .skipped
         }

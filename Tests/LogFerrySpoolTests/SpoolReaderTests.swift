@@ -56,3 +56,42 @@ struct SpoolReaderTests {
         await spool.close()
     }
 }
+
+@Suite("Spool reader racing the writer")
+struct SpoolReaderRaceTests {
+    /// Regression: a reader cached the segment's file size while a record was being written, and a later
+    /// snapshot covering that record was clipped by the stale size: the complete record was quarantined
+    /// and skipped (seen in `bench ship` under load).
+    @Test("large records appended while a reader follows: every record read, none quarantined", arguments: ["interval", "always"])
+    func readerNeverSeesHalfWrittenRecords(policy: String) async throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        let fsync = try #require(FsyncPolicy(parsing: policy))
+        let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool"), segmentBytes: 8 << 20, fsync: fsync))
+        let count = 200
+        let reader = spool.makeReader(from: 1)
+        let readTask = Task {
+            var seen = 0
+            while seen < count, let record = try await reader.next() {
+                #expect(record.payload.count == 300_000 + Int(record.sequence % 7))
+                #expect(record.payload.first == UInt8(truncatingIfNeeded: record.sequence))
+                seen += 1
+            }
+            return seen
+        }
+        for i in 1...count {
+            let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 300_000 + i % 7)
+            _ = try await spool.append(payload)
+        }
+        // A skipped record would leave the reader waiting for ever: give it a deadline, then stop it.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(20))
+            readTask.cancel()
+        }
+        let seen = try? await readTask.value
+        watchdog.cancel()
+        #expect(seen == count, "the reader missed records")
+        #expect(await spool.statistics().quarantinedRecords == 0)
+        await spool.close()
+    }
+}

@@ -20,7 +20,9 @@ struct PipelineBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = try BenchFiles.temporaryDirectory("pipeline")
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Kept on failure, for the logs it names.
+        var succeeded = false
+        defer { if succeeded { try? FileManager.default.removeItem(atPath: root) } }
         let lineCount = megabytes * (1 << 20) / 205
         print("writing \(lineCount) lines (~\(megabytes) MB) ...")
         let input = try writeLog(root + "/input.log", lines: lineCount)
@@ -48,7 +50,10 @@ struct PipelineBenchCommand: AsyncParsableCommand {
         print("live pipeline: \(BenchFiles.format(elapsed, 2)) s, \(Int(Double(lineCount) / elapsed)) lines/s, \(BenchFiles.format(liveRate)) MB/s")
         print("  agent CPU \(BenchFiles.format(agentCPU / gigabytes, 2)) s/GB = \(BenchFiles.format(agentCPU / zlibCPU, 2))x bare zlib level 1; receiver CPU \(BenchFiles.format(receiverCPU / gigabytes, 2)) s/GB")
 
-        guard replay else { return }
+        guard replay else {
+            succeeded = true
+            return
+        }
         // Replay: the agent spools the whole log while nothing listens on its upstream port, then the
         // receiver starts and the backlog drains.
         let backlog = root + "/replay"
@@ -77,6 +82,7 @@ struct PipelineBenchCommand: AsyncParsableCommand {
         let drain = (ContinuousClock.now - drainStarted).seconds
         let drainRate = Double(input.count) / 1e6 / drain
         print("  drained in \(BenchFiles.format(drain, 2)) s: \(BenchFiles.format(drainRate)) MB/s = \(BenchFiles.format(drainRate / liveRate, 2))x the live rate")
+        succeeded = true
     }
 
     /// Writes the corpus lines to `path`; returns the bytes written.

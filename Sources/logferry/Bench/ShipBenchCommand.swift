@@ -23,7 +23,9 @@ struct ShipBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = try BenchFiles.temporaryDirectory("ship")
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Kept on failure, for the logs it names.
+        var succeeded = false
+        defer { if succeeded { try? FileManager.default.removeItem(atPath: root) } }
         let linesPerBatch = 5_000
         let lineCount = megabytes * (1 << 20) / 205
         print("generating \(lineCount) lines (~\(megabytes) MB) in batches of \(linesPerBatch) (~1 MiB) ...")
@@ -86,6 +88,7 @@ struct ShipBenchCommand: AsyncParsableCommand {
         }
         print("\nship s: until the sender has every batch acked (durable in the receiver's spool); +file sink s: until the receiver's files hold every line.")
         print("CPU s/GB: per GB of uncompressed log data. The receiver's CPU includes its file sink.")
+        succeeded = true
     }
 }
 

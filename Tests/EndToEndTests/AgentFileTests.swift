@@ -125,25 +125,26 @@ struct AgentFileTests {
             agent = try ToolProcess(LogFerryProcess.binaryPath, agentArguments, outputPrefix: directory.file("agent"), children: children)
         }
 
-        let openArrived = await waitUntil(timeout: .seconds(60)) { ReceivedOutput.lineCount(in: out) >= 100 }
-        #expect(openArrived, "agent stderr:\n\(agent.standardError.suffix(3000))")
+        // What the agent says, independent of shipping: the file is reported once, then found readable again.
         let reported = await waitUntil(timeout: .seconds(30)) {
             agent.standardError.contains("cannot open log file") && agent.standardError.contains("locked.log")
         }
         #expect(reported, "no clear report of the unreadable file; stderr:\n\(agent.standardError.suffix(3000))")
-        // Reported once, not at every rescan.
         try await Task.sleep(for: .seconds(2))
-        #expect(agent.standardError.components(separatedBy: "cannot open log file").count - 1 == 1)
+        #expect(agent.standardError.components(separatedBy: "cannot open log file").count - 1 == 1, "reported more than once")
         #expect(outputLines(ReceivedOutput.rawLines(in: out), host: "unreadable-host", file: "locked.log") == nil)
-
         #expect(chmod(logs + "/locked.log", 0o644) == 0)
-        let lockedArrived = await waitUntil(timeout: .seconds(60)) { ReceivedOutput.lineCount(in: out) >= 200 }
-        #expect(lockedArrived, "the file was not retried; stderr:\n\(agent.standardError.suffix(3000))")
+        let retried = await waitUntil(timeout: .seconds(30)) { agent.standardError.contains("readable again") }
+        #expect(retried, "the file was not retried; stderr:\n\(agent.standardError.suffix(3000))")
+
+        // And everything ships. (As `nobody` this needs an agent that can connect without privileges; see
+        // AgentPrivilegeTests for that on its own.)
+        let arrived = await waitUntil(timeout: .seconds(30)) { ReceivedOutput.lineCount(in: out) >= 200 }
+        #expect(arrived, "received \(ReceivedOutput.lineCount(in: out)) of 200 lines; agent stderr:\n\(agent.standardError.suffix(1500))")
         try await Task.sleep(for: .milliseconds(500))
         let outputs = ReceivedOutput.rawLines(in: out)
         #expect(outputLines(outputs, host: "unreadable-host", file: "open.log")?.compactMap { Self.number($0, tag: "open") } == Array(0..<100))
         #expect(outputLines(outputs, host: "unreadable-host", file: "locked.log")?.compactMap { Self.number($0, tag: "locked") } == Array(0..<100))
-        #expect(agent.standardError.contains("readable again"))
 
         agent.signal(SIGTERM)
         #expect(await agent.wait(timeout: .seconds(60)) == 0)

@@ -153,11 +153,12 @@ func freeTCPPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// `GET path` on 127.0.0.1:`port` over a plain socket; the response body, or nil when nothing answers.
-func httpGet(port: Int, path: String) -> String? {
+/// A plain TCP connection to 127.0.0.1:`port` with a receive timeout, or nil when nothing listens.
+func connectTCP(port: Int, receiveTimeoutSeconds: Int = 10) -> Int32? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
-    defer { close(fd) }
+    var timeout = timeval(tv_sec: receiveTimeoutSeconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -165,20 +166,44 @@ func httpGet(port: Int, path: String) -> String? {
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard connected == 0 else { return nil }
-    let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-    guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
+    guard connected == 0 else {
+        close(fd)
+        return nil
+    }
+    return fd
+}
+
+/// Sends `GET path` (HTTP/1.1) on the connection `fd` and reads one response: its body, or nil on error or
+/// timeout. Reads exactly `Content-Length` bytes of body (or to end of stream without it).
+func httpExchange(_ fd: Int32, path: String, keepAlive: Bool) -> String? {
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(keepAlive ? "" : "Connection: close\r\n")\r\n".utf8)
+    guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return nil }
     var response: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
+    let separator: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A]
     while true {
+        if let end = response.indices.dropLast(3).first(where: { Array(response[$0..<$0 + 4]) == separator }) {
+            let head = String(decoding: response[..<end], as: UTF8.self).lowercased()
+            let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+            if let length, response.count - (end + 4) >= length {
+                return String(decoding: response[(end + 4)..<(end + 4 + length)], as: UTF8.self)
+            }
+        }
         let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if n < 0, errno == EINTR { continue }
         guard n > 0 else { break }
         response.append(contentsOf: buffer[0..<n])
     }
-    let text = String(decoding: response, as: UTF8.self)
-    guard let split = text.range(of: "\r\n\r\n") else { return nil }
-    return String(text[split.upperBound...])
+    guard let end = response.indices.dropLast(3).first(where: { Array(response[$0..<$0 + 4]) == separator }) else { return nil }
+    return String(decoding: response[(end + 4)...], as: UTF8.self)
+}
+
+/// `GET path` on 127.0.0.1:`port` on a fresh connection that is closed afterwards; the body, or nil.
+func httpGet(port: Int, path: String) -> String? {
+    guard let fd = connectTCP(port: port) else { return nil }
+    defer { close(fd) }
+    return httpExchange(fd, path: path, keepAlive: false)
 }
 
 /// The sum of every sample of the Prometheus metric `name` (all label sets) in an exposition text.
@@ -453,10 +478,11 @@ func startAgent(
 }
 
 /// The lines of the output file for the tailed file named `name` (the file sink names outputs after the
-/// file-safe source path, so it ends with `_<name>`, plus `.log` when the name lacks it).
+/// file-safe source path, so it ends with `_<name>`, plus `.log` when the name lacks it; a source that is not a
+/// path, such as `stdin`, is the whole name).
 func outputLines(_ outputs: [String: [[UInt8]]], host: String, file name: String) -> [[UInt8]]? {
-    let wanted = "_" + (name.hasSuffix(".log") ? name : name + ".log")
-    return outputs.first { $0.key.hasPrefix(host + "/") && $0.key.hasSuffix(wanted) }?.value
+    let wanted = name.hasSuffix(".log") ? name : name + ".log"
+    return outputs.first { $0.key == host + "/" + wanted || ($0.key.hasPrefix(host + "/") && $0.key.hasSuffix("_" + wanted)) }?.value
 }
 
 /// The paths of the files process `pid` holds open (from /proc).

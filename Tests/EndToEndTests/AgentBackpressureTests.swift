@@ -35,15 +35,13 @@ struct AgentBackpressureTests {
             spool: directory.file("receiver-spool"), out: out, port: port,
             stderrPath: directory.file("receiver.stderr"), children: children
         )
-        let complete = await waitUntil(timeout: .seconds(120)) { ReceivedOutput.lineCount(in: out) >= lineCount }
+        let complete = await waitUntil(timeout: .seconds(60)) { ReceivedOutput.lineCount(in: out) >= lineCount }
         #expect(complete, "received \(ReceivedOutput.lineCount(in: out)) of \(lineCount) lines; agent stderr:\n\(agent.standardError.suffix(3000))")
         try await Task.sleep(for: .milliseconds(500))
         let lines = outputLines(ReceivedOutput.rawLines(in: out), host: "bp-host", file: "app.log") ?? []
         #expect(lines.compactMap { AgentFileTests.number($0, tag: "bp") } == Array(0..<lineCount))
 
-        agent.signal(SIGTERM)
-        #expect(await agent.wait() == .exited(0))
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(agent) == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 }

@@ -190,9 +190,14 @@ struct AgentChaosTests {
             // Receiver outages.
             for outage in outages {
                 if step == outage.start {
-                    receiver.process.signal(outage.signal)
-                    let exit = await receiver.process.wait()
-                    #expect(exit == (outage.signal == SIGKILL ? .signalled(SIGKILL) : .exited(0)), "receiver outage: \(exit)")
+                    let exit: LogFerryProcess.Exit?
+                    if outage.signal == SIGTERM {
+                        exit = await stopGracefully(receiver.process)
+                    } else {
+                        receiver.process.signal(SIGKILL)
+                        exit = await receiver.process.wait()
+                    }
+                    #expect(exit == (outage.signal == SIGKILL ? .signalled(SIGKILL) : .exited(0)), "receiver outage: \(String(describing: exit))")
                     receiverDown = true
                 }
                 if step == outage.end {
@@ -216,10 +221,8 @@ struct AgentChaosTests {
         }
         #expect(drained, "the receiver holds \(ReceivedOutput.lineCount(in: out)) of \(written) lines after 300 s")
         try await Task.sleep(for: .seconds(1))
-        agent.signal(SIGTERM)
-        #expect(await agent.wait() == .exited(0), "agent did not shut down gracefully: \(agent.standardError.suffix(2000))")
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(agent) == .exited(0), "agent did not shut down gracefully: \(agent.standardError.suffix(2000))")
+        #expect(await stopGracefully(receiver.process) == .exited(0))
         print("agent chaos: drained in \(ContinuousClock.now - started) in all")
 
         #expect(kills >= 10)

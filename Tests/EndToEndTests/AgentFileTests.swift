@@ -82,10 +82,8 @@ struct AgentFileTests {
         // Read to their end, the deleted files were closed: the agent holds none of them any more.
         let released = await waitUntil(timeout: .seconds(10)) { openFiles(of: agent.pid).allSatisfy { !$0.hasPrefix(logs) } }
         #expect(released, "descriptors still open: \(openFiles(of: agent.pid).filter { $0.hasPrefix(logs) })")
-        agent.signal(SIGTERM)
-        #expect(await agent.wait() == .exited(0))
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(agent) == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 
     @Test("an unreadable file is reported clearly and shipped once it becomes readable")
@@ -148,8 +146,7 @@ struct AgentFileTests {
 
         agent.signal(SIGTERM)
         #expect(await agent.wait(timeout: .seconds(60)) == 0)
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 
     @Test("1,000 files: 500 there at start, 500 appearing later, all appended to again; every line once, in order")
@@ -199,10 +196,8 @@ struct AgentFileTests {
             if numbers != Array(0..<2 * perRound) { wrong.append("\(name(index)): \(numbers)") }
         }
         #expect(wrong.isEmpty, "\(wrong.count) files wrong, e.g. \(wrong.prefix(3))")
-        agent.signal(SIGTERM)
-        #expect(await agent.wait() == .exited(0))
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(agent) == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 
     @Test("a 10 MiB line is cut at --max-line-bytes, counted, and the lines around it arrive intact")
@@ -253,10 +248,8 @@ struct AgentFileTests {
         let exposition = httpGet(port: metricsPort, path: "/metrics") ?? ""
         #expect(metricValue(exposition, "logferry_file_lines_truncated_total") == 1, "\(exposition.split(separator: "\n").filter { $0.contains("truncated") })")
 
-        agent.signal(SIGTERM)
-        #expect(await agent.wait() == .exited(0))
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(agent) == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 
     @Test("binary junk lines (every byte but newline, invalid UTF-8, NUL, backslashes) arrive byte for byte")
@@ -302,9 +295,7 @@ struct AgentFileTests {
         let firstDifference = zip(lines, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
         #expect(firstDifference == nil, "line \(String(describing: firstDifference)) differs")
 
-        agent.signal(SIGTERM)
-        #expect(await agent.wait() == .exited(0))
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(agent) == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 }

@@ -41,8 +41,7 @@ struct AgentPrivilegeTests {
         }
         agent.signal(SIGTERM)
         #expect(await agent.wait(timeout: .seconds(60)) == 0)
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 
     @Test("a receiver running as nobody accepts an agent's connection and writes its lines")
@@ -80,8 +79,7 @@ struct AgentPrivilegeTests {
         let arrived = await waitUntil(timeout: .seconds(30)) { ReceivedOutput.lineCount(in: out) >= 1000 }
         let problems = (agent.standardError + receiver.standardError).split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") }
         #expect(arrived, "received \(ReceivedOutput.lineCount(in: out)) of 1000 lines; last problem: \(problems.last ?? "none")")
-        agent.signal(SIGTERM)
-        #expect(await agent.wait() == .exited(0))
+        #expect(await stopGracefully(agent) == .exited(0))
         receiver.signal(SIGTERM)
         #expect(await receiver.wait(timeout: .seconds(60)) == 0)
     }

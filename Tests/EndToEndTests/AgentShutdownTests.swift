@@ -41,7 +41,6 @@ struct AgentShutdownTests {
         #expect(stopped, "the agent did not stop within 30 s of SIGTERM while a metrics connection was open")
         if stopped { #expect(await agent.wait() == .exited(0)) }
 
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 }

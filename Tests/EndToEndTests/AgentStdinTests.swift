@@ -73,8 +73,7 @@ struct AgentStdinTests {
         let firstDifference = zip(received, lines).enumerated().first { $0.element.0 != $0.element.1 }
         #expect(firstDifference == nil, "first difference at line \(String(describing: firstDifference?.offset)): \(String(describing: firstDifference.map { String(decoding: $0.element.0, as: UTF8.self) }))")
 
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 
     @Test("a pipe into --stdin --exit-when-drained: exit 0 and every line arrives, in order")

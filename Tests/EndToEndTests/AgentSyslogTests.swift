@@ -111,9 +111,7 @@ struct AgentSyslogTests {
         }
         #expect(bulkLines == many, "bulk messages: \(bulkLines.count) of \(many.count), in order: \(bulkLines == many)")
 
-        agent.signal(SIGTERM)
-        #expect(await agent.wait() == .exited(0))
-        receiver.process.signal(SIGTERM)
-        #expect(await receiver.process.wait() == .exited(0))
+        #expect(await stopGracefully(agent) == .exited(0))
+        #expect(await stopGracefully(receiver.process) == .exited(0))
     }
 }

@@ -201,9 +201,7 @@ struct ConfigFileTests {
         #expect(received.allSatisfy { $0["host"] as? String == "config-agent" })
         #expect(received.allSatisfy { $0["source"] as? String == logs + "/app.log" })
 
-        agent.signal(SIGTERM)
-        #expect(await agent.wait() == .exited(0))
-        receiver.signal(SIGTERM)
-        #expect(await receiver.wait() == .exited(0))
+        #expect(await stopGracefully(agent) == .exited(0))
+        #expect(await stopGracefully(receiver) == .exited(0))
     }
 }

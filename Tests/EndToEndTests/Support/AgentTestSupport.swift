@@ -491,3 +491,26 @@ func openFiles(of pid: Int32) -> Set<String> {
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
     return Set(entries.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0) })
 }
+
+/// Sends SIGTERM (a graceful stop) and waits for the exit; after `timeout` the child is SIGKILLed and nil is
+/// returned, so a child that ignores SIGTERM fails the test instead of hanging it.
+func stopGracefully(_ child: LogFerryProcess, timeout: Duration = .seconds(30)) async -> LogFerryProcess.Exit? {
+    child.signal(SIGTERM)
+    let timedOut = ManagedFlag()
+    let watchdog = Task {
+        try await Task.sleep(for: timeout)
+        timedOut.set()
+        child.signal(SIGKILL)
+    }
+    let exit = await child.wait()
+    watchdog.cancel()
+    return timedOut.value ? nil : exit
+}
+
+/// A flag set from one task and read from another.
+final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    func set() { lock.withLock { flag = true } }
+    var value: Bool { lock.withLock { flag } }
+}

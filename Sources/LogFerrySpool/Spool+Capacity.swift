@@ -2,6 +2,13 @@ import Glibc
 
 extension Spool {
     /// Frees room for a record of `recordBytes` under `maxBytes`; `false` means drop it (`drop-newest`).
+    /// Whether a capped spool is at least half full: callers that pin records with a cursor (snapshots)
+    /// should then move it after every append, or a full spool under `block` waits on them.
+    public var isUnderCapacityPressure: Bool {
+        guard let maxBytes = configuration.maxBytes else { return false }
+        return totalBytes * 2 >= Int64(maxBytes)
+    }
+
     func makeRoom(for recordBytes: Int) async throws -> Bool {
         guard let maxBytes = configuration.maxBytes else { return true }
         while true {

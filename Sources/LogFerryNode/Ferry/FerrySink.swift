@@ -262,7 +262,8 @@ public final class FerrySink: Sendable {
                 await progress.advance(to: point)
                 // The cursor lags the acks by up to a quarter second: a crash then resends a little, which
                 // the receiver recognises and acks without storing twice.
-                if ContinuousClock.now - lastCommit > .milliseconds(250) || frame.isBye {
+                let drained = await window.count == 0
+                if drained || ContinuousClock.now - lastCommit > .milliseconds(250) {
                     try await spool.commit(cursor: configuration.cursorName, through: point)
                     committed = point
                     lastCommit = .now
@@ -295,7 +296,7 @@ public final class FerrySink: Sendable {
         do {
             return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.nanoseconds)))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: upstream.host, port: upstream.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
@@ -418,12 +419,6 @@ struct FerrySinkMetrics: Sendable {
     }
 }
 
-extension Frame {
-    var isBye: Bool {
-        if case .bye = self { return true }
-        return false
-    }
-}
 
 extension String {
     /// Whether this is a literal IPv4 or IPv6 address (TLS then verifies no host name).

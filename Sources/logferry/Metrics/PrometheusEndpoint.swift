@@ -28,7 +28,8 @@ struct PrometheusEndpoint: Service {
             try await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
-                        group.addTask { await serve(connection) }
+                        // Scrapers keep connections open; a graceful shutdown must not wait for them.
+                        group.addTask { await cancelWhenGracefulShutdown { await serve(connection) } }
                     }
                 }
             }
@@ -40,10 +41,12 @@ struct PrometheusEndpoint: Service {
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         try? await connection.executeThenClose { inbound, outbound in
             var path = ""
+            var keepAlive = true
             for try await part in inbound {
                 switch part {
                 case .head(let head):
                     path = head.uri
+                    keepAlive = head.isKeepAlive
                 case .body:
                     break
                 case .end:
@@ -60,6 +63,7 @@ struct PrometheusEndpoint: Service {
                     try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers)))
                     try await outbound.write(.body(.byteBuffer(body)))
                     try await outbound.write(.end(nil))
+                    if !keepAlive { return }
                 }
             }
         }

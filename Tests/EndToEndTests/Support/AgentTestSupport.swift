@@ -31,6 +31,14 @@ struct SeededGenerator: RandomNumberGenerator {
         return SeededGenerator(seed: seed)
     }
 
+    /// The same, for the ferry chaos tests (seeded from `$LOGFERRY_CHAOS_SEED`).
+    static func fromEnvironment(test: String) -> SeededGenerator {
+        let seed = ProcessInfo.processInfo.environment["LOGFERRY_CHAOS_SEED"].flatMap { UInt64($0) }
+            ?? UInt64.random(in: 1...UInt64.max)
+        print("\(test): chaos seed \(seed) (replay with LOGFERRY_CHAOS_SEED=\(seed))")
+        return SeededGenerator(seed: seed)
+    }
+
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -200,30 +200,6 @@ func waitUntil(_ what: String, deadline: Duration, _ condition: @escaping @Senda
     }
 }
 
-/// SplitMix64: a small seeded generator, so the random moments of a chaos test can be replayed from the
-/// seed printed in the test output (`LOGFERRY_CHAOS_SEED=...`).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    /// A generator seeded from `$LOGFERRY_CHAOS_SEED` when set, else at random; prints the seed.
-    static func fromEnvironment(test: String) -> SeededGenerator {
-        let seed = ProcessInfo.processInfo.environment["LOGFERRY_CHAOS_SEED"].flatMap { UInt64($0) }
-            ?? UInt64.random(in: 1...UInt64.max)
-        print("\(test): chaos seed \(seed) (replay with LOGFERRY_CHAOS_SEED=\(seed))")
-        return SeededGenerator(seed: seed)
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A flag one task sets and another reads.
 final class Flag: Sendable {
     private let value = Mutex(false)

@@ -40,17 +40,27 @@ public struct FileSource: NodeStage {
         var lastSnapshot = ContinuousClock.now
         let dropped = Counter(label: "logferry_ingest_dropped_batches_total")
 
-        func seal() async throws {
+        func seal(interruptible: Bool) async throws {
             guard !assembler.isEmpty else { return }
             let batch = assembler.take(host: host)
             let metadata = RecordMetadata(fileCheckpoints: FileCheckpoint.encode(Array(touched.values))).encoded()
             touched.removeAll(keepingCapacity: true)
             let sealed = try encoder.encode(batch)
-            switch try await spool.append(sealed.serialized(), metadata: metadata) {
+            // A graceful shutdown must not wait for ever on a full spool: the batch is then not stored, its
+            // offsets not advanced, and its lines are read again after the restart.
+            let payload = sealed.serialized()
+            let result = interruptible
+                ? try await cancelWhenGracefulShutdown { [spool] in try await spool.append(payload, metadata: metadata) }
+                : try await spool.append(payload, metadata: metadata)
+            switch result {
             case .stored(let sequence):
                 // Every line handed out is now in a stored batch: the tailer's checkpoints are exactly the
                 // registry as of this record, which makes a compact snapshot (forgotten files drop out).
-                if ContinuousClock.now - lastSnapshot >= .seconds(2) {
+                // The snapshot cursor pins the records after it, so when a capped spool fills up it must
+                // follow every batch: otherwise a full spool under `block` waits for space that only this
+                // cursor's next move would free.
+                let pressed = await spool.isUnderCapacityPressure
+                if pressed || ContinuousClock.now - lastSnapshot >= .seconds(2) {
                     try await spool.commit(cursor: Self.offsetsCursor, through: sequence, state: FileCheckpoint.encode(tailer.checkpoints))
                     lastSnapshot = .now
                 }
@@ -60,26 +70,35 @@ public struct FileSource: NodeStage {
             }
         }
 
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            let lines = tailer.poll(
-                maxLines: max(1, policy.maxEvents - assembler.events.count),
-                maxBytes: max(1, policy.maxBytes - assembler.bytes)
-            )
-            let now = WallClock.nanosecondsSinceEpoch()
-            for line in lines {
-                assembler.add(Event(timestamp: now, source: line.path, line: line.line))
-                touched[FileIdentityKey(line.identity)] = FileCheckpoint(identity: line.identity, path: line.path, offset: line.endOffset)
+        do {
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                let lines = tailer.poll(
+                    maxLines: max(1, policy.maxEvents - assembler.events.count),
+                    maxBytes: max(1, policy.maxBytes - assembler.bytes)
+                )
+                let now = WallClock.nanosecondsSinceEpoch()
+                for line in lines {
+                    assembler.add(Event(timestamp: now, source: line.path, line: line.line))
+                    touched[FileIdentityKey(line.identity)] = FileCheckpoint(identity: line.identity, path: line.path, offset: line.endOffset)
+                }
+                if assembler.isFull || assembler.isDue(at: .now) {
+                    try await seal(interruptible: true)
+                    continue
+                }
+                if lines.isEmpty {
+                    // Wake for new lines, or at the open batch's linger deadline.
+                    await tailer.waitForChange(notAfter: assembler.deadline)
+                }
             }
-            if assembler.isFull || assembler.isDue(at: .now) {
-                try await seal()
-                continue
-            }
-            if lines.isEmpty {
-                // Wake for new lines, or at the open batch's linger deadline.
-                await tailer.waitForChange(notAfter: assembler.deadline)
-            }
+        } catch is CancellationError {
+            // Shut down while waiting for spool space: the open batch was not stored; its lines are read
+            // again after the restart.
+            return
         }
-        try await seal()
+        // Store the open batch on the way out, unless the spool is too full to take it without waiting.
+        if await !spool.isUnderCapacityPressure {
+            try await seal(interruptible: false)
+        }
         let last = await spool.lastSequence
         if last > 0 {
             try? await spool.commit(cursor: Self.offsetsCursor, through: last, state: FileCheckpoint.encode(tailer.checkpoints))

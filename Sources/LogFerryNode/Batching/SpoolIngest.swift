@@ -61,7 +61,7 @@ public actor SpoolIngest {
         let batch = assembler.take(host: host)
         let sealed = try encoder.encode(batch)
         batchesSealed.increment()
-        if case .dropped = try await spool.append(sealed.serialized()) {
+        if case .dropped = try await spool.appendWaitingForSpace(sealed.serialized(), logger: logger) {
             droppedBatches.increment()
             logger.warning("spool \(spool.configuration.directory) is full (drop-newest): dropped a batch of \(batch.events.count) events")
         }

@@ -147,7 +147,15 @@ struct FerryServerSession {
                     continue
                 }
                 let metadata = RecordMetadata(upstream: position).encoded()
-                let pending = try await spool.enqueue(batch.batch.serialized(), metadata: metadata)
+                let pending: SpoolPendingAppend
+                do {
+                    pending = try await spool.enqueue(batch.batch.serialized(), metadata: metadata)
+                } catch let error as SpoolError where error.kind == .noSpace {
+                    // Our disk is full: the sender keeps the batch and retries later; other sessions go on.
+                    logger.error("\(error)")
+                    try await refuse(.retryLater, sequence: batch.sequence, "the receiver's disk is full; retry later")
+                    return
+                }
                 metrics.batchesIn.increment()
                 metrics.eventsIn.increment(by: Int64(batch.batch.eventCount))
                 metrics.bytesIn.increment(by: Int64(batch.batch.compressed.count))

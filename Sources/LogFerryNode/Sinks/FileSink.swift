@@ -45,6 +45,7 @@ public final class FileSink: Sendable {
     let eventsOut = Counter(label: "logferry_file_sink_events_total")
     let bytesOut = Counter(label: "logferry_file_sink_bytes_total")
     let quarantined = Counter(label: "logferry_file_sink_quarantined_batches_total")
+    let outputErrors = Counter(label: "logferry_file_sink_output_errors_total")
     let progress = FerrySinkProgress()
 
     /// Creates a file sink over `spool`.
@@ -64,8 +65,27 @@ public final class FileSink: Sendable {
         await progress.waitUntil(sequence)
     }
 
-    /// Writes until cancelled; commits what it wrote on the way out.
+    /// Writes until cancelled; commits what it wrote on the way out. An output error (a full disk, a
+    /// permission) does not stop the node: the sink says so, waits, cuts its files back to the committed
+    /// lengths and starts again from its committed cursor; the batches wait in the spool meanwhile.
     public func run() async throws {
+        while true {
+            do {
+                try await runUntilCancelled()
+                return
+            } catch let error as OutputFileError {
+                outputErrors.increment()
+                logger.error("\(error) Retrying in 5 s.")
+                do {
+                    try await Task.sleep(for: .seconds(5))
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+
+    private func runUntilCancelled() async throws {
         var writer = try await FileSinkWriter(sink: self)
         await progress.advance(to: writer.committedThrough)
         let reader = spool.makeReader(from: writer.committedThrough + 1)

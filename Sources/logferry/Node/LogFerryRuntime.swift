@@ -11,6 +11,9 @@ struct LogFerryRuntime {
 
     /// Bootstraps swift-log and swift-metrics. Call once per process.
     static func bootstrap(logLevel: String, label: String) -> LogFerryRuntime {
+        // A write past a file-size limit must fail with EFBIG (which the spool and the file sink handle as a
+        // full disk), not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
         let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
         LoggingSystem.bootstrap { name in
             var handler = StreamLogHandler.standardError(label: name)

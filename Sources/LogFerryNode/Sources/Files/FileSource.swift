@@ -50,8 +50,10 @@ public struct FileSource: NodeStage {
             // offsets not advanced, and its lines are read again after the restart.
             let payload = sealed.serialized()
             let result = interruptible
-                ? try await cancelWhenGracefulShutdown { [spool] in try await spool.append(payload, metadata: metadata) }
-                : try await spool.append(payload, metadata: metadata)
+                ? try await cancelWhenGracefulShutdown { [spool, logger] in
+                    try await spool.appendWaitingForSpace(payload, metadata: metadata, logger: logger)
+                }
+                : try await spool.appendWaitingForSpace(payload, metadata: metadata, logger: logger)
             switch result {
             case .stored(let sequence):
                 // Every line handed out is now in a stored batch: the tailer's checkpoints are exactly the

@@ -27,7 +27,7 @@ struct FerryHostilePeerTests {
             let out = try scene.path("out", create: true)
             let receiver = try await scene.node("receiver", [
                 "receive", "--spool", try scene.path("spool-receiver"), "--out", out,
-                "--key-file", keyFile, "--idle-timeout", "3",
+                "--key-file", keyFile, "--idle-timeout", "8",
             ])
             let origin = try await TestOrigin(
                 host: "good-origin", source: "good", directory: try scene.path("spool-origin"),
@@ -167,7 +167,7 @@ struct FerryHostilePeerTests {
         }
     }
 
-    @Test("slow client, one byte a second: refused and closed by the 3 s idle timeout; the good sender carries on")
+    @Test("slow client, one byte a second: refused and closed by the 8 s idle timeout; the good sender carries on")
     func slowClient() async throws {
         try await withGoodSender("ferry-hostile-slow") { port, progress in
             try await RawFerryConnection.with(port: port) { connection in

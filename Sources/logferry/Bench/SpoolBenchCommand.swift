@@ -46,17 +46,24 @@ struct SpoolBenchCommand: AsyncParsableCommand {
         // Raw baselines: the same bytes, written sequentially to one file.
         let rawBulk = try Self.rawWrite(path: root + "/raw-bulk", batch: batch, count: batches, syncEach: false)
         row("raw write, one fdatasync at the end", rawBulk)
+        sync()
         let rawSynced = try Self.rawWrite(path: root + "/raw-synced", batch: batch, count: syncedBatches, syncEach: true)
         row("raw write + fdatasync per batch", rawSynced)
 
+        // Every phase starts from a settled page cache (an unmeasured sync()): otherwise a phase pays for the
+        // writeback of the one before it (`never` leaves all its data dirty).
+        sync()
         let never = try await Self.spoolAppend(root + "/never", .never, batch: batch, count: batches, appenders: 1, logger: logger)
         row("spool fsync never", never, baseline: rawBulk, label: "of raw")
+        sync()
         let interval = try await Self.spoolAppend(root + "/interval", .interval(milliseconds: 1000), batch: batch,
                                                   count: batches, appenders: 1, logger: logger)
         row("spool fsync interval:1000 (incl. final sync)", interval, baseline: rawBulk, label: "of raw")
+        sync()
         let always1 = try await Self.spoolAppend(root + "/always1", .always, batch: batch, count: syncedBatches,
                                                  appenders: 1, logger: logger)
         row("spool fsync always, 1 appender", always1, baseline: rawSynced, label: "of raw synced")
+        sync()
         let always8 = try await Self.spoolAppend(root + "/always8", .always, batch: batch, count: syncedBatches * 4,
                                                  appenders: 8, logger: logger)
         row("spool fsync always, 8 appenders", always8, baseline: rawSynced, label: "of one fsync per batch")

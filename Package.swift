@@ -102,7 +102,7 @@ let package = Package(
             dependencies: ["LogFerryWire", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Vectors")]
         ),
-        .testTarget(name: "LogFerryNodeTests", dependencies: ["LogFerryNode"]),
+        .testTarget(name: "LogFerryNodeTests", dependencies: ["LogFerryNode", "LogFerrySpool", "LogFerryWire"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

@@ -9,6 +9,13 @@ extension Spool {
         return totalBytes * 2 >= Int64(maxBytes)
     }
 
+    /// Whether a capped `block` spool is (nearly) full, so a new writer would only wait: a listener then
+    /// refuses new sessions with retry-later instead of leaving their handshake hanging.
+    public var isFullUnderBlock: Bool {
+        guard let maxBytes = configuration.maxBytes, configuration.capacityPolicy == .block else { return false }
+        return totalBytes >= Int64(maxBytes) - Int64(maxBytes) / 16
+    }
+
     func makeRoom(for recordBytes: Int) async throws -> Bool {
         guard let maxBytes = configuration.maxBytes else { return true }
         while true {

@@ -30,7 +30,7 @@ public struct BatchEncoder {
     /// Encodes `batch` as one sealed batch if it fits `limits`, else splits it into parts that each fit.
     ///
     /// The split depends only on the events and the limits, never on zlib's output, so after a reconnect
-    /// the same batch splits the same way and ``Welcome/resumePart`` names the same parts. It halves the
+    /// the same batch splits the same way. It halves the
     /// event list until every part has at most `maxEventsPerBatch` events, a body of at most
     /// `maxUncompressedBytes` and a worst-case compressed frame of at most `maxFrameBytes`.
     ///
@@ -49,7 +49,7 @@ public struct BatchEncoder {
     ) throws(WireError) {
         body.removeAll(keepingCapacity: true)
         BatchBody.write(host: host, events: events, into: &body)
-        let worstFrame = UInt64(1 + BatchFrame.fixedBodySize) + UInt64(deflater.bound(body.count))
+        let worstFrame = UInt64(1 + BatchFrame.fixedBodySize + BatchOrigin.minimumWireSize) + UInt64(deflater.bound(body.count))
         let fits = events.count <= Int(limits.maxEventsPerBatch)
             && body.count <= Int(limits.maxUncompressedBytes)
             && worstFrame <= UInt64(limits.maxFrameBytes)

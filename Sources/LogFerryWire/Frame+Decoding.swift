@@ -67,14 +67,16 @@ extension Frame {
             }
             frame = .clientHello(ClientHello(version: version, spoolID: spoolID, hostName: hostName, proof: proof))
         case .welcome:
-            frame = .welcome(Welcome(resumeSequence: try reader.readInteger(), resumePart: try reader.readInteger()))
+            frame = .welcome(Welcome(resumeSequence: try reader.readInteger()))
         case .batch:
             let sequence = try reader.readInteger(as: UInt64.self)
             let part = try reader.readInteger(as: UInt16.self)
             let partCount = try reader.readInteger(as: UInt16.self)
+            guard sequence >= 1 else { throw WireError(.malformed("batch sequence 0 (sequences start at 1)")) }
             guard part < partCount else {
                 throw WireError(.malformed("batch \(sequence) is part \(part) of \(partCount)"))
             }
+            let origin = try BatchOrigin.read(from: &reader)
             let eventCount = try reader.readInteger(as: UInt32.self)
             let uncompressedSize = try reader.readInteger(as: UInt32.self)
             let crc32c = try reader.readInteger(as: UInt32.self)
@@ -85,7 +87,8 @@ extension Frame {
             let compressed = try reader.readBytes(count: Int(compressedCount))
             let sealed = SealedBatch(
                 eventCount: eventCount, uncompressedSize: uncompressedSize, crc32c: crc32c, compressed: compressed)
-            frame = .batch(BatchFrame(sequence: sequence, part: part, partCount: partCount, batch: sealed))
+            try origin.validate(eventCount: eventCount)
+            frame = .batch(BatchFrame(sequence: sequence, part: part, partCount: partCount, origin: origin, batch: sealed))
         case .ack:
             frame = .ack(try reader.readInteger())
         case .refuse:

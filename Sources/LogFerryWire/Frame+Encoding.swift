@@ -11,9 +11,9 @@ extension Frame {
         case .clientHello(let hello):
             2 + 2 + hello.spoolID.count + shortStringWireSize(hello.hostName) + 2 + hello.proof.count
         case .welcome:
-            8 + 2
+            8
         case .batch(let frame):
-            BatchFrame.fixedBodySize + frame.batch.compressed.count
+            BatchFrame.fixedBodySize + frame.origin.wireSize + frame.batch.compressed.count
         case .ack:
             8
         case .refuse(let refusal):
@@ -51,11 +51,11 @@ extension Frame {
             output.writeShortBytes(hello.proof)
         case .welcome(let welcome):
             output.writeWireInteger(welcome.resumeSequence)
-            output.writeWireInteger(welcome.resumePart)
         case .batch(let frame):
             output.writeWireInteger(frame.sequence)
             output.writeWireInteger(frame.part)
             output.writeWireInteger(frame.partCount)
+            frame.origin.write(to: &output)
             output.writeWireInteger(frame.batch.eventCount)
             output.writeWireInteger(frame.batch.uncompressedSize)
             output.writeWireInteger(frame.batch.crc32c)

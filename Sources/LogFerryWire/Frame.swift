@@ -117,39 +117,49 @@ public struct ClientHello: Sendable, Hashable {
 
 /// The server's answer to a valid client hello: where the client resumes.
 public struct Welcome: Sendable, Hashable {
-    /// The highest sequence durably committed from the client's spool id (0 when none).
+    /// The highest sequence of the client's spool up to which the server holds every batch the client sent
+    /// it (0 when none: sequences start at 1). The client starts after max(this, its own acked cursor).
     public var resumeSequence: UInt64
-    /// How many parts of batch `resumeSequence + 1` are already stored (0 unless a split batch was cut off).
-    public var resumePart: UInt16
 
     /// Creates a welcome from its parts.
-    public init(resumeSequence: UInt64, resumePart: UInt16 = 0) {
+    public init(resumeSequence: UInt64) {
         self.resumeSequence = resumeSequence
-        self.resumePart = resumePart
     }
 }
 
-/// A sealed batch on the wire, or one part of a batch split to fit the receiver's limits.
+/// A sealed batch on the wire, or one part of a spool record split to fit the receiver's limits.
+///
+/// Two identities travel together: the *hop* one (`sequence`, `part`, `partCount`: the sender's own spool
+/// record, which the server acknowledges) and the *origin* one (``BatchOrigin``: which batches of which
+/// origin the events are, unchanged across every hop, which the server deduplicates by).
 public struct BatchFrame: Sendable, Hashable {
-    /// Bytes of the body before the compressed bytes: sequence, part, part count, event count,
-    /// uncompressed size, CRC32C and the u32 length of the compressed bytes.
+    /// Bytes of the body besides the origin and the compressed bytes: sequence, part, part count, event
+    /// count, uncompressed size, CRC32C and the u32 length of the compressed bytes.
     static let fixedBodySize = 8 + 2 + 2 + 4 + 4 + 4 + 4
 
-    /// The sender's spool sequence of the batch.
+    /// The sender's spool sequence of the record this frame carries (≥ 1).
     public var sequence: UInt64
-    /// Which part this is, from 0.
+    /// Which part of that record this is, from 0.
     public var part: UInt16
-    /// How many parts the batch was split into (1 when not split).
+    /// How many parts the record was split into for this hop (1 when not split).
     public var partCount: UInt16
+    /// Which batches of which origin the events are.
+    public var origin: BatchOrigin
     /// The sealed events of this part.
     public var batch: SealedBatch
 
-    /// Creates a batch frame; an unsplit batch is part 0 of 1.
-    public init(sequence: UInt64, part: UInt16 = 0, partCount: UInt16 = 1, batch: SealedBatch) {
+    /// Creates a batch frame; an unsplit record is part 0 of 1.
+    public init(sequence: UInt64, part: UInt16 = 0, partCount: UInt16 = 1, origin: BatchOrigin, batch: SealedBatch) {
         self.sequence = sequence
         self.part = part
         self.partCount = partCount
+        self.origin = origin
         self.batch = batch
+    }
+
+    /// The frame size (type byte and body) a batch with these origin and compressed sizes takes.
+    public static func wireLength(compressedBytes: Int, origin: BatchOrigin) -> Int {
+        1 + fixedBodySize + origin.wireSize + compressedBytes
     }
 
     /// Whether this is the last part of its batch (always true when not split).

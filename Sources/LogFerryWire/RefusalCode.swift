@@ -12,6 +12,9 @@ public enum RefusalCode: UInt8, Sendable, Hashable, CaseIterable {
     case unsupportedVersion
     /// The receiver failed for a reason of its own. Back off and resend, like ``retryLater``.
     case internalError
+    /// The connection broke the protocol (an undecodable or oversized frame, a frame not allowed now, parts
+    /// out of order). About the connection, never a batch to quarantine; the connection closes.
+    case protocolViolation
 
     /// A short stable name for logs and metric labels, e.g. `retry_later`.
     public var label: String {
@@ -22,6 +25,7 @@ public enum RefusalCode: UInt8, Sendable, Hashable, CaseIterable {
         case .unauthorized: "unauthorized"
         case .unsupportedVersion: "unsupported_version"
         case .internalError: "internal_error"
+        case .protocolViolation: "protocol_violation"
         }
     }
 }

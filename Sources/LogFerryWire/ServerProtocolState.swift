@@ -1,15 +1,16 @@
 /// The server side of the ferry protocol as a pure value: which frame is legal in which state, and what
-/// the server does about each. No sockets, no clocks; the NIO handler feeds it frames and does the I/O.
+/// the server does about each. No sockets, no clocks: the listener's session feeds it every frame and
+/// carries out the action it returns, so this is the one implementation of the server's protocol.
 ///
 /// Phases: `start` → (``makeHello(nonce:)``) `helloSent` → (valid client hello) `authenticated` →
-/// (``welcome(resumeSequence:resumePart:)``) `established` → `closed`. A batch before the welcome is a
-/// protocol violation; a wrong proof or version is refused and closes the connection.
+/// (``welcome(resumeSequence:)``) `established` → `closed`.
 ///
-/// Sequencing after the welcome: batch sequences must increase (gaps are fine: a sender may have
-/// quarantined a record); the parts of a split batch come in order. A batch at or below what was already
-/// accepted is a duplicate and is not stored again. When the node refuses a batch with retry-later,
-/// too-large or internal-error, every later batch is refused with retry-later until that sequence is resent,
-/// so nothing is ever stored out of order.
+/// Hop rules after the welcome (Docs/PROTOCOL.md §3): record sequences increase; the parts of a split record
+/// come in order, part 0 first, with one part count; a record at or below one already taken on this
+/// connection is a duplicate and ignored (its ack covers it). When a record is refused with retry-later,
+/// too-large or internal-error, every later record is refused with retry-later until that one is sent again,
+/// so nothing is acknowledged past a hole. Acks are cumulative and strictly increasing. Deduplication by
+/// *origin* is the node's job (it spans connections); this value handles one connection.
 public struct ServerProtocolState: Sendable {
     /// Where the connection is.
     public enum Phase: String, Sendable, Hashable {
@@ -19,18 +20,20 @@ public struct ServerProtocolState: Sendable {
 
     /// What the server does after a frame.
     public enum Action: Sendable, Hashable {
-        /// Nothing (a heartbeat, or a duplicate part already being stored).
+        /// Nothing (a frame that needs no answer).
         case none
         /// The client proved itself: look up the resume point of `hello.spoolID`, then call
-        /// ``ServerProtocolState/welcome(resumeSequence:resumePart:)`` and send its frame.
+        /// ``ServerProtocolState/welcome(resumeSequence:)`` and send its frame.
         case authenticated(ClientHello)
-        /// Send this frame (a refusal or a repeated ack); the connection stays open.
+        /// Send this frame (a refusal or a heartbeat); the connection stays open.
         case reply(Frame)
         /// Send this refusal, then close the connection.
         case refuseAndClose(Frame)
-        /// Validate and store this batch frame, in order, then call ``ServerProtocolState/stored(_:)`` or
-        /// ``ServerProtocolState/refused(_:code:reason:)``.
+        /// Check, deduplicate by origin and store this batch frame, in arrival order, then call
+        /// ``ServerProtocolState/stored(_:)`` once it is durable, or ``ServerProtocolState/refused(_:code:reason:)``.
         case store(BatchFrame)
+        /// A record already taken on this connection, sent again: nothing to store, the coming ack covers it.
+        case duplicate(BatchFrame)
         /// The client said bye; close the connection.
         case close(String)
     }
@@ -45,15 +48,15 @@ public struct ServerProtocolState: Sendable {
     public private(set) var phase: Phase = .start
     /// The client's hello once it has been authenticated.
     public private(set) var client: ClientHello?
-    /// The highest sequence acknowledged on this connection (starting at the resume point).
+    /// The highest record sequence acknowledged on this connection (starting at the resume point).
     public private(set) var acknowledged: UInt64 = 0
 
     private var nonce: [UInt8] = []
-    /// Every batch at or below this was accepted (handed to the node to store) or was resumed past.
+    /// Every record at or below this was taken (handed to the node), refused as malformed, or resumed past.
     private var acceptedThrough: UInt64 = 0
-    /// A split batch whose first parts were accepted: the next part expected.
-    private var partial: (sequence: UInt64, nextPart: UInt16)?
-    /// Set when a batch was refused for a reason the client resends on; later batches wait for it.
+    /// A split record whose first parts were taken: its sequence, the next part expected, the part count.
+    private var partial: (sequence: UInt64, nextPart: UInt16, partCount: UInt16)?
+    /// Set when a record was refused for a reason the client resends on; later records wait for it.
     private var blockedAt: UInt64?
 
     /// Creates the state of one server connection; `key` nil means no authentication.
@@ -65,7 +68,7 @@ public struct ServerProtocolState: Sendable {
 
     /// Makes the opening hello with `nonce` (32 fresh random bytes; generated from the system RNG when nil).
     public mutating func makeHello(nonce: [UInt8]? = nil) throws(WireError) -> Frame {
-        guard phase == .start else { throw illegal("server-hello (sending)") }
+        guard phase == .start else { throw WireError(.illegalFrame(state: "server \(phase.rawValue)", frame: "server-hello (sending)")) }
         var rng = SystemRandomNumberGenerator()
         let nonce = nonce ?? (0..<ServerHello.nonceSize).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
         guard nonce.count == ServerHello.nonceSize else {
@@ -77,15 +80,15 @@ public struct ServerProtocolState: Sendable {
             versionMin: versions.lowerBound, versionMax: versions.upperBound, nonce: nonce, limits: limits))
     }
 
-    /// Handles a frame from the client.
-    ///
-    /// - Throws: ``WireError/Kind/illegalFrame`` when the frame is not allowed now; close the connection.
-    public mutating func receive(_ frame: Frame) throws(WireError) -> Action {
+    /// Handles a frame from the client. A frame not allowed now is refused with
+    /// ``RefusalCode/protocolViolation`` and the connection closes.
+    public mutating func receive(_ frame: Frame) -> Action {
         switch (phase, frame) {
-        case (.closed, _):
-            throw illegal(frame.kind.description)
-        case (_, .heartbeat) where phase != .start:
-            return .none
+        case (.closed, _), (.start, _):
+            return violation("a \(frame.kind) frame is not allowed while the server is \(phase.rawValue)")
+        case (_, .heartbeat):
+            // Legal in every open state once the hello is out; answered so the client sees a live server.
+            return .reply(.heartbeat)
         case (_, .bye(let reason)):
             phase = .closed
             return .close(reason)
@@ -94,8 +97,14 @@ public struct ServerProtocolState: Sendable {
         case (.established, .batch(let batch)):
             return accept(batch)
         default:
-            throw illegal(frame.kind.description)
+            return violation("a \(frame.kind) frame is not allowed while the server is \(phase.rawValue)")
         }
+    }
+
+    /// The refusal for an input that could not even be decoded as a frame (closes the connection).
+    public mutating func undecodable(_ error: WireError) -> Frame {
+        phase = .closed
+        return .refuse(Refusal(sequence: 0, code: .protocolViolation, reason: "\(error); closing"))
     }
 
     private mutating func authenticate(_ hello: ClientHello) -> Action {
@@ -103,7 +112,7 @@ public struct ServerProtocolState: Sendable {
             phase = .closed
             return .refuseAndClose(.refuse(Refusal(
                 sequence: 0, code: .unsupportedVersion,
-                reason: "protocol version \(hello.version) is not in \(versions.lowerBound)...\(versions.upperBound)")))
+                reason: "protocol version \(hello.version) is not supported: this node speaks versions \(versions.lowerBound)...\(versions.upperBound); upgrade the older side")))
         }
         if let key {
             guard HandshakeAuth.verify(
@@ -111,8 +120,8 @@ public struct ServerProtocolState: Sendable {
             else {
                 phase = .closed
                 let reason = hello.proof.isEmpty
-                    ? "this receiver requires a shared key and none was presented"
-                    : "the shared key proof is wrong; check that both sides use the same key"
+                    ? "this receiver requires a shared key and none was presented; set --key-file"
+                    : "the shared key proof is wrong; check that both sides use the same --key-file"
                 return .refuseAndClose(.refuse(Refusal(sequence: 0, code: .unauthorized, reason: reason)))
             }
         }
@@ -121,67 +130,83 @@ public struct ServerProtocolState: Sendable {
         return .authenticated(hello)
     }
 
-    /// Makes the welcome once the node knows the resume point of the client's spool id: the highest
-    /// sequence durably committed, and how many parts of the next batch are already stored.
-    public mutating func welcome(resumeSequence: UInt64, resumePart: UInt16 = 0) throws(WireError) -> Frame {
-        guard phase == .authenticated else { throw illegal("welcome (sending)") }
+    /// Makes the welcome once the node knows the resume point of the client's spool id: the highest record
+    /// sequence up to which it holds everything that client sent (0: none).
+    public mutating func welcome(resumeSequence: UInt64) throws(WireError) -> Frame {
+        guard phase == .authenticated else {
+            throw WireError(.illegalFrame(state: "server \(phase.rawValue)", frame: "welcome (sending)"))
+        }
         phase = .established
         acknowledged = resumeSequence
         acceptedThrough = resumeSequence
-        if resumePart > 0, resumeSequence < .max {
-            partial = (resumeSequence + 1, resumePart)
-        }
-        return .welcome(Welcome(resumeSequence: resumeSequence, resumePart: resumePart))
+        return .welcome(Welcome(resumeSequence: resumeSequence))
+    }
+
+    /// Refuses the handshake with `code` (e.g. retry-later when the node cannot take a session now) and closes.
+    public mutating func refuseSession(_ code: RefusalCode, reason: String) -> Frame {
+        phase = .closed
+        return .refuse(Refusal(sequence: 0, code: code, reason: reason))
     }
 
     private mutating func accept(_ frame: BatchFrame) -> Action {
-        if let blockedAt {
-            if frame.sequence > blockedAt {
-                return .reply(refusal(frame, .retryLater, "waiting for batch \(blockedAt) to be resent first"))
+        if let partial {
+            guard frame.sequence == partial.sequence else {
+                if frame.sequence <= acceptedThrough { return .duplicate(frame) }
+                return violation("batch \(frame.sequence) sent before parts \(partial.nextPart)..<\(partial.partCount) of batch \(partial.sequence)")
             }
-            if frame.sequence == blockedAt { self.blockedAt = nil }
-        }
-        if let partial, frame.sequence == partial.sequence {
-            if frame.part < partial.nextPart { return .none }  // already accepted: a resend after a refusal
-            guard frame.part == partial.nextPart else {
-                return .reply(refusal(frame, .malformed, "expected part \(partial.nextPart), got part \(frame.part)"))
+            guard frame.part == partial.nextPart, frame.partCount == partial.partCount else {
+                return violation("expected part \(partial.nextPart) of \(partial.partCount) of batch \(frame.sequence), got part \(frame.part) of \(frame.partCount)")
             }
-        } else if frame.sequence <= acceptedThrough {
-            return frame.sequence <= acknowledged ? .reply(.ack(acknowledged)) : .none
-        } else if frame.part != 0 {
-            return .reply(refusal(frame, .malformed, "part \(frame.part) of a batch whose first parts were not sent"))
+        } else {
+            if frame.sequence <= acceptedThrough { return .duplicate(frame) }
+            if let blockedAt {
+                if frame.sequence > blockedAt || (frame.sequence == blockedAt && frame.part != 0) {
+                    // Later records, or later parts of the refused one already on the wire: the client sends
+                    // the refused record again from part 0.
+                    return .reply(refusal(frame, .retryLater, "waiting for batch \(blockedAt) to be resent first"))
+                }
+                self.blockedAt = nil
+            }
+            guard frame.part == 0 else {
+                return violation("part \(frame.part) of \(frame.partCount) of batch \(frame.sequence) without part 0")
+            }
         }
         do {
-            try limits.check(frame.batch)
+            try limits.check(frame.batch, origin: frame.origin)
         } catch {
-            blockedAt = frame.sequence
-            return .reply(refusal(frame, .tooLarge, error.description))
+            return .reply(refused(frame, code: .tooLarge, reason: "\(error.description); split it"))
         }
         if frame.isLastPart {
             partial = nil
             acceptedThrough = frame.sequence
         } else {
-            partial = (frame.sequence, frame.part + 1)
-            acceptedThrough = frame.sequence - 1
+            partial = (frame.sequence, frame.part + 1, frame.partCount)
         }
         return .store(frame)
     }
 
-    /// Records that `frame` is durably stored; returns the ack to send when it was the batch's last part.
+    /// Records that `frame` is durably stored (or was already held); returns the ack to send when it was the
+    /// last part of its record. Call in arrival order.
     public mutating func stored(_ frame: BatchFrame) -> Frame? {
         guard phase == .established, frame.isLastPart, frame.sequence > acknowledged else { return nil }
+        // A cumulative ack past a refused record would cover it: wait until it is sent again.
+        if let blockedAt, frame.sequence >= blockedAt { return nil }
         acknowledged = frame.sequence
         return .ack(frame.sequence)
     }
 
-    /// Records that the node could not take `frame` (it failed validation, or storage is full or broken)
-    /// and returns the refusal to send. For every code but malformed the client resends `frame`, so later
-    /// batches are refused until it does; the node drops any later batches it had queued.
+    /// Records that the node could not take `frame` and returns the refusal to send. After `malformed` the
+    /// client quarantines the record and moves on, so its remaining parts are ignored; after any other code
+    /// the client sends the record again, so later records are refused until it does.
     public mutating func refused(_ frame: BatchFrame, code: RefusalCode, reason: String) -> Frame {
-        if code != .malformed, phase == .established {
-            blockedAt = frame.sequence
-            acceptedThrough = min(acceptedThrough, max(frame.sequence, 1) - 1)
-            partial = frame.part > 0 ? (frame.sequence, frame.part) : nil
+        if phase == .established {
+            partial = nil
+            if code == .malformed {
+                acceptedThrough = max(acceptedThrough, frame.sequence)
+            } else {
+                blockedAt = frame.sequence
+                acceptedThrough = min(acceptedThrough, frame.sequence - 1)
+            }
         }
         return refusal(frame, code, reason)
     }
@@ -190,7 +215,8 @@ public struct ServerProtocolState: Sendable {
         .refuse(Refusal(sequence: frame.sequence, code: code, reason: reason))
     }
 
-    private func illegal(_ frame: String) -> WireError {
-        WireError(.illegalFrame(state: "server \(phase.rawValue)", frame: frame))
+    private mutating func violation(_ reason: String) -> Action {
+        phase = .closed
+        return .refuseAndClose(.refuse(Refusal(sequence: 0, code: .protocolViolation, reason: reason)))
     }
 }

@@ -30,23 +30,24 @@ public struct WireLimits: Sendable, Hashable {
     /// Throws the error a receiver with these limits would refuse `sealed` for (``RefusalCode/tooLarge``), if any.
     ///
     /// A sender calls this before sending so it can split instead of being refused.
-    public func check(_ sealed: SealedBatch) throws(WireError) {
+    public func check(_ sealed: SealedBatch, origin: BatchOrigin? = nil) throws(WireError) {
         if sealed.eventCount > maxEventsPerBatch {
             throw WireError(.tooManyEvents(count: sealed.eventCount, limit: maxEventsPerBatch))
         }
         if sealed.uncompressedSize > maxUncompressedBytes {
             throw WireError(.uncompressedTooLarge(size: sealed.uncompressedSize, limit: maxUncompressedBytes))
         }
-        let frameBytes = UInt64(BatchFrame.fixedBodySize) + 1 + UInt64(sealed.compressed.count)
+        let originBytes = UInt64(origin?.wireSize ?? BatchOrigin.minimumWireSize)
+        let frameBytes = UInt64(BatchFrame.fixedBodySize) + 1 + originBytes + UInt64(sealed.compressed.count)
         if frameBytes > UInt64(maxFrameBytes) {
             throw WireError(.frameTooLarge(length: UInt32(clamping: frameBytes), limit: maxFrameBytes))
         }
     }
 
     /// Whether a receiver with these limits takes `sealed` in one frame.
-    public func admits(_ sealed: SealedBatch) -> Bool {
+    public func admits(_ sealed: SealedBatch, origin: BatchOrigin? = nil) -> Bool {
         do {
-            try check(sealed)
+            try check(sealed, origin: origin)
             return true
         } catch {
             return false

@@ -109,7 +109,7 @@ struct FerryHostilePeerTests {
         }
     }
 
-    @Test("garbage bytes instead of frames: refused as malformed and closed; the good sender carries on")
+    @Test("garbage bytes instead of frames: refused as a protocol violation and closed; the good sender carries on")
     func garbageBytes() async throws {
         try await withGoodSender("ferry-hostile-garbage") { port, progress in
             let garbage: [(String, [UInt8])] = [
@@ -126,8 +126,8 @@ struct FerryHostilePeerTests {
                         if case .refuse(let refusal) = frame { return refusal }
                         return nil
                     }
-                    #expect(refusals.map(\.code) == [.malformed],
-                        "\(name): expected one malformed refusal before the close, got \(frames)")
+                    #expect(refusals.map(\.code) == [.protocolViolation],
+                        "\(name): expected one protocol-violation refusal before the close, got \(frames)")
                     #expect(refusals.allSatisfy { !$0.reason.isEmpty })
                 }
                 try await progress()
@@ -150,7 +150,9 @@ struct FerryHostilePeerTests {
                     Issue.record("expected a welcome, got \(String(describing: answer))")
                     return
                 }
-                try await connection.send(.batch(BatchFrame(sequence: welcome.resumeSequence + 1, batch: bomb)))
+                let spoolID = Self.spoolID()
+                let origin = BatchOrigin(spoolID: spoolID, sequence: welcome.resumeSequence + 1, events: 1)
+                try await connection.send(.batch(BatchFrame(sequence: welcome.resumeSequence + 1, origin: origin, batch: bomb)))
                 let reply = try await connection.nextFrame()
                 guard case .refuse(let refusal) = reply else {
                     Issue.record("expected a refusal of the bomb, got \(String(describing: reply))")
@@ -167,7 +169,7 @@ struct FerryHostilePeerTests {
         }
     }
 
-    @Test("slow client, one byte a second: refused and closed by the 8 s idle timeout; the good sender carries on")
+    @Test("slow client, one byte a second: refused and closed when its hello is not complete within the 8 s liveness timeout; the good sender carries on")
     func slowClient() async throws {
         try await withGoodSender("ferry-hostile-slow") { port, progress in
             try await RawFerryConnection.with(port: port) { connection in
@@ -194,8 +196,8 @@ struct FerryHostilePeerTests {
                     if case .refuse(let refusal) = frame { return refusal }
                     return nil
                 }
-                #expect(refusals.count == 1 && refusals.first?.code == .malformed, "expected one refusal, got \(frames)")
-                #expect(refusals.first?.reason.contains("no complete frame") == true, "\(refusals)")
+                #expect(refusals.count == 1 && refusals.first?.code == .protocolViolation, "expected one refusal, got \(frames)")
+                #expect(refusals.first?.reason.contains("no client hello") == true, "\(refusals)")
                 #expect(sent.value < bytes.count, "closed only after the whole hello (\(sent.value) of \(bytes.count) bytes) had dribbled in")
             }
             try await progress()

@@ -1,4 +1,5 @@
 import LogFerrySpool
+import LogFerryWire
 import Testing
 @testable import LogFerryNode
 
@@ -92,52 +93,65 @@ struct BackoffTests {
     }
 }
 
-@Suite("Ferry window")
-struct FerryWindowTests {
-    @Test("cumulative acks free room and move the commit point")
-    func acks() async throws {
-        let window = FerryWindow(capacity: 2, commitPoint: 4)
-        try await window.waitForSpace()
-        await window.sent(5)
-        await window.sent(6)
-        #expect(await window.count == 2)
-        let waiter = Task { try await window.waitForSpace() }
-        await window.acked(through: 5)
-        try await waiter.value
-        #expect(await window.commitPoint == 5)
-        await window.acked(through: 6)
-        #expect(await window.count == 0)
-        #expect(await window.commitPoint == 6)
+@Suite("Ferry client session")
+struct FerryClientSessionTests {
+    /// A session past the handshake, with the server's window `maxWindow` and our cursor at `acknowledged`.
+    func established(window: Int, acknowledged: UInt64 = 0) async throws -> FerryClientSession {
+        let session = FerryClientSession(state: ClientProtocolState(
+            spoolID: SpoolID.random().bytes, hostName: "h", key: nil, acknowledged: acknowledged, window: window))
+        var limits = WireLimits.default
+        limits.maxWindow = 32
+        _ = try await session.receive(.serverHello(ServerHello(
+            versionMin: 2, versionMax: 2, nonce: [UInt8](repeating: 0, count: 32), limits: limits)))
+        _ = try await session.receive(.welcome(Welcome(resumeSequence: 0)))
+        return session
     }
 
-    @Test("a resolved batch commits only once everything before it is done")
-    func resolutions() async {
-        let window = FerryWindow(capacity: 8, commitPoint: 0)
-        for s in 1...3 { await window.sent(UInt64(s)) }
-        await window.resolved(2)
-        #expect(await window.commitPoint == 0)
-        await window.acked(through: 1)
-        #expect(await window.commitPoint == 2)
-        await window.acked(through: 3)
-        #expect(await window.commitPoint == 3)
+    @Test("cumulative acks free room and move the commit point")
+    func acks() async throws {
+        let session = try await established(window: 2, acknowledged: 4)
+        try await session.waitForSpace()
+        try await session.send(5)
+        try await session.send(6)
+        #expect(await session.inFlightCount == 2)
+        let waiter = Task { try await session.waitForSpace() }
+        #expect(try await session.receive(.ack(5)) == .committed(5))
+        try await waiter.value
+        #expect(await session.commitPoint == 5)
+        _ = try await session.receive(.ack(6))
+        #expect(await session.inFlightCount == 0)
+        #expect(await session.commitPoint == 6)
+        #expect(await session.madeProgress)
+    }
+
+    @Test("a resolved record commits only once everything before it is done")
+    func resolutions() async throws {
+        let session = try await established(window: 8)
+        for s in 1...3 { try await session.send(UInt64(s)) }
+        #expect(await session.resolved(2) == nil)
+        #expect(await session.commitPoint == 0)
+        _ = try await session.receive(.ack(1))
+        #expect(await session.commitPoint == 2)
+        _ = try await session.receive(.ack(3))
+        #expect(await session.commitPoint == 3)
     }
 
     @Test("a waiter is released by cancellation")
     func cancellation() async throws {
-        let window = FerryWindow(capacity: 1, commitPoint: 0)
-        await window.sent(1)
-        let waiter = Task { try await window.waitForSpace() }
+        let session = try await established(window: 1)
+        try await session.send(1)
+        let waiter = Task { try await session.waitForSpace() }
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
     }
 
-    @Test("stall detection needs batches in flight")
+    @Test("stall detection needs records in flight")
     func stall() async throws {
-        let window = FerryWindow(capacity: 4, commitPoint: 0)
-        #expect(await !window.isStalled(after: .zero))
-        await window.sent(1)
+        let session = try await established(window: 4)
+        #expect(await !session.isStalled(after: .zero))
+        try await session.send(1)
         try await Task.sleep(for: .milliseconds(5))
-        #expect(await window.isStalled(after: .milliseconds(1)))
-        #expect(await !window.isStalled(after: .seconds(60)))
+        #expect(await session.isStalled(after: .milliseconds(1)))
+        #expect(await !session.isStalled(after: .seconds(60)))
     }
 }

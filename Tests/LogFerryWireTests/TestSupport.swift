@@ -65,17 +65,33 @@ enum Samples {
         let key = Array("correct horse battery staple".utf8)
         let proof = HandshakeAuth.proof(key: key, nonce: nonce, spoolID: spoolID, hostName: "web-1")
         return [
-            ("server-hello", .serverHello(ServerHello(versionMin: 1, versionMax: 1, nonce: nonce, limits: .default))),
-            ("client-hello", .clientHello(ClientHello(version: 1, spoolID: spoolID, hostName: "web-1", proof: proof))),
-            ("client-hello-no-key", .clientHello(ClientHello(version: 1, spoolID: spoolID, hostName: "web-1", proof: []))),
-            ("welcome", .welcome(Welcome(resumeSequence: 41, resumePart: 0))),
-            ("batch", .batch(BatchFrame(sequence: 42, batch: sealed))),
-            ("batch-part", .batch(BatchFrame(sequence: 43, part: 1, partCount: 3, batch: sealed))),
+            ("server-hello", .serverHello(ServerHello(versionMin: 2, versionMax: 2, nonce: nonce, limits: .default))),
+            ("client-hello", .clientHello(ClientHello(version: 2, spoolID: spoolID, hostName: "web-1", proof: proof))),
+            ("client-hello-no-key", .clientHello(ClientHello(version: 2, spoolID: spoolID, hostName: "web-1", proof: []))),
+            ("welcome", .welcome(Welcome(resumeSequence: 41))),
+            ("batch", .batch(BatchFrame(sequence: 42, origin: origin(spoolID, 42...42, [3]), batch: sealed))),
+            ("batch-relayed", .batch(BatchFrame(
+                sequence: 7, origin: origin(originID, 40...42, [1, 1, 1]), batch: sealed))),
+            ("batch-part", .batch(BatchFrame(
+                sequence: 43, part: 1, partCount: 3, origin: origin(originID, 43...43, [9], fragmentStart: 3), batch: sealed))),
             ("ack", .ack(42)),
             ("refuse", .refuse(Refusal(sequence: 43, code: .retryLater, reason: "spool full"))),
             ("heartbeat", .heartbeat),
             ("bye", .bye("shutting down")),
         ]
+    }
+
+    /// The origin spool id of the relayed vectors (bytes b0…bf).
+    static let originID = (0..<16).map { UInt8(0xB0 + $0) }
+
+    /// An origin from its parts.
+    static func origin(_ id: [UInt8], _ units: ClosedRange<UInt64>, _ counts: [UInt32], fragmentStart: UInt32 = 0) -> BatchOrigin {
+        BatchOrigin(spoolID: id, first: units.lowerBound, last: units.upperBound, fragmentStart: fragmentStart, unitEvents: counts)
+    }
+
+    /// The origin of a whole batch of `events` events sealed as `sequence` by spool a0…af.
+    static func ownOrigin(_ sequence: UInt64, events: UInt32 = 3) -> BatchOrigin {
+        origin((0..<16).map { UInt8(0xA0 + $0) }, sequence...sequence, [events])
     }
 
     /// The batch of the compressed-batch test vector.

@@ -1,19 +1,18 @@
 import LogFerryWire
 
-/// Cuts a sealed batch into parts that fit a receiver's announced limits.
+/// Cuts a spool record into frames that fit a receiver's announced limits, each naming exactly which origin
+/// events it carries.
 ///
-/// A batch normally crosses every hop whole. When it does not fit (a relay with smaller limits, or a
-/// too-large refusal), its events are cut into 2, 4, 8... contiguous groups of equal count until every
-/// part fits. The parts keep the batch's sequence and are numbered 0..<partCount; the receiver acks the
-/// sequence once the last part is stored. The cut depends only on the batch, the limits and the
-/// minimum number of parts, so a resend after a reconnect cuts the same parts.
+/// A record normally crosses every hop whole. When it does not fit (a hop with smaller limits, or a
+/// too-large refusal), it is cut by halving: a record of several origin units is cut between units, a single
+/// unit (or a fragment of one) between events, until every part fits. Each part keeps the record's sequence
+/// and is numbered 0..<partCount; its ``BatchOrigin`` names its units, or its fragment of a unit, so the
+/// receiver deduplicates parts however another path cut the same batch. The cut depends only on the record,
+/// the limits and the minimum number of parts, so a resend cuts the same parts.
 struct BatchSplitter {
     let limits: WireLimits
     private var decoder: BatchDecoder
     private var encoder: BatchEncoder
-
-    /// Room kept in a frame for the batch frame's own header.
-    static let frameOverhead = 64
 
     init(limits: WireLimits) {
         self.limits = limits
@@ -27,44 +26,84 @@ struct BatchSplitter {
         maxFrameBytes: UInt32.max, maxUncompressedBytes: UInt32.max, maxEventsPerBatch: UInt32.max, maxWindow: UInt32.max
     )
 
-    /// Whether `sealed` fits the limits whole.
-    func fits(_ sealed: SealedBatch) -> Bool {
-        sealed.eventCount <= limits.maxEventsPerBatch
-            && sealed.uncompressedSize <= limits.maxUncompressedBytes
-            && UInt64(sealed.compressed.count) + UInt64(Self.frameOverhead) <= UInt64(limits.maxFrameBytes)
+    /// Whether `sealed` with `origin` fits the limits whole.
+    func fits(_ sealed: SealedBatch, origin: BatchOrigin) -> Bool {
+        limits.admits(sealed, origin: origin)
     }
 
-    /// The frames that carry batch `sequence`: one when it fits, else the fewest parts (at least
-    /// `minimumParts`) that each fit.
-    mutating func frames(for sealed: SealedBatch, sequence: UInt64, minimumParts: Int = 1) throws -> [BatchFrame] {
-        if minimumParts <= 1, fits(sealed) {
-            return [BatchFrame(sequence: sequence, part: 0, partCount: 1, batch: sealed)]
+    /// The frames that carry record `sequence`: one when it fits, else the parts (at least `minimumParts`
+    /// when a receiver refused fewer as too large) that each fit.
+    mutating func frames(
+        for sealed: SealedBatch, coverage: OriginCoverage, sequence: UInt64, minimumParts: Int = 1
+    ) throws -> [BatchFrame] {
+        if minimumParts <= 1, fits(sealed, origin: coverage.batchOrigin) {
+            return [BatchFrame(sequence: sequence, origin: coverage.batchOrigin, batch: sealed)]
         }
         let batch = try decoder.decode(sealed)
-        var parts = max(minimumParts, 2)
-        while true {
-            guard parts <= batch.events.count, parts <= Int(UInt16.max) else {
-                throw BatchSplitError(sequence: sequence, events: batch.events.count, limits: limits)
-            }
-            let size = (batch.events.count + parts - 1) / parts
-            var sealedParts: [SealedBatch] = []
-            var allFit = true
-            var start = 0
-            while start < batch.events.count {
-                let end = min(start + size, batch.events.count)
-                let part = try encoder.encode(Batch(host: batch.host, events: Array(batch.events[start..<end])))
-                if !fits(part) { allFit = false; break }
-                sealedParts.append(part)
-                start = end
-            }
-            if allFit {
-                let count = UInt16(sealedParts.count)
-                return sealedParts.enumerated().map { index, part in
-                    BatchFrame(sequence: sequence, part: UInt16(index), partCount: count, batch: part)
-                }
-            }
-            parts *= 2
+        let positions = coverage.eventPositions()
+        var parts: [(OriginCoverage, SealedBatch)] = []
+        // Pieces of a part: a run of whole units, or one unit's event range; events are taken in order.
+        let groups = Self.halve(coverage.pieces, times: Self.halvings(for: minimumParts))
+        for group in groups {
+            try cut(group, events: batch.events, positions: positions, host: batch.host, origin: coverage, into: &parts, sequence: sequence)
         }
+        guard parts.count <= Int(UInt16.max) else {
+            throw BatchSplitError(sequence: sequence, events: batch.events.count, limits: limits)
+        }
+        let count = UInt16(parts.count)
+        return parts.enumerated().map { index, part in
+            BatchFrame(sequence: sequence, part: UInt16(index), partCount: count, origin: part.0.batchOrigin, batch: part.1)
+        }
+    }
+
+    private static func halvings(for minimumParts: Int) -> Int {
+        var times = 0
+        while (1 << times) < minimumParts { times += 1 }
+        return times
+    }
+
+    /// Cuts `pieces` into 2^times groups by halving (between units, else between events).
+    private static func halve(_ pieces: [OriginCoverage.Piece], times: Int) -> [[OriginCoverage.Piece]] {
+        guard times > 0 else { return [pieces] }
+        guard let (left, right) = split(pieces) else { return [pieces] }
+        return halve(left, times: times - 1) + halve(right, times: times - 1)
+    }
+
+    /// Two halves of `pieces`: between units when there are several, else between the events of the one.
+    private static func split(_ pieces: [OriginCoverage.Piece]) -> ([OriginCoverage.Piece], [OriginCoverage.Piece])? {
+        if pieces.count > 1 {
+            let middle = pieces.count / 2
+            return (Array(pieces[..<middle]), Array(pieces[middle...]))
+        }
+        guard let piece = pieces.first, piece.events.count > 1 else { return nil }
+        let middle = piece.events.lowerBound + UInt32(piece.events.count / 2)
+        var left = piece
+        var right = piece
+        left.events = piece.events.lowerBound..<middle
+        right.events = middle..<piece.events.upperBound
+        return ([left], [right])
+    }
+
+    private mutating func cut(
+        _ pieces: [OriginCoverage.Piece], events: [Event], positions: [(unit: UInt64, index: UInt32)], host: String,
+        origin: OriginCoverage, into parts: inout [(OriginCoverage, SealedBatch)], sequence: UInt64
+    ) throws {
+        let coverages = OriginCoverage.grouping(pieces, origin: origin.origin)
+        if coverages.count == 1, let coverage = coverages.first {
+            let selected = zip(events, positions).filter { _, position in
+                pieces.contains { $0.unit == position.unit && $0.events.contains(position.index) }
+            }.map(\.0)
+            let sealed = try encoder.encode(Batch(host: host, events: selected))
+            if fits(sealed, origin: coverage.batchOrigin) {
+                parts.append((coverage, sealed))
+                return
+            }
+        }
+        guard let (left, right) = Self.split(pieces) else {
+            throw BatchSplitError(sequence: sequence, events: events.count, limits: limits)
+        }
+        try cut(left, events: events, positions: positions, host: host, origin: origin, into: &parts, sequence: sequence)
+        try cut(right, events: events, positions: positions, host: host, origin: origin, into: &parts, sequence: sequence)
     }
 }
 

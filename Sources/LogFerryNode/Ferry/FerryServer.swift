@@ -17,7 +17,7 @@ public final class FerryServer: Service, Sendable {
     let configuration: FerryServerConfiguration
     let spool: Spool
     let registry: UpstreamRegistry
-    let marksSnapshotter: SpoolSnapshotter<UpstreamMarks>
+    let marksSnapshotter: SpoolSnapshotter<ListenerState>
     let logger: Logger
     let onListening: @Sendable (SocketAddress) -> Void
     let metrics: FerryServerMetrics
@@ -38,22 +38,21 @@ public final class FerryServer: Service, Sendable {
         self.onListening = onListening
         self.metrics = FerryServerMetrics()
         self.marksSnapshotter = SpoolSnapshotter(spool: spool, cursorName: Self.marksCursor, logger: logger)
-        let (marks, through) = try await marksSnapshotter.rebuild()
-        self.registry = UpstreamRegistry(marks: marks)
-        self.rebuiltMarks = marks
+        let (state, through) = try await marksSnapshotter.rebuild()
+        self.registry = UpstreamRegistry(state: state)
+        self.rebuiltMarks = state
         self.rebuiltThrough = through
-        logger.info("resume points rebuilt for \(marks.positions.count) upstream spool(s) through local sequence \(through)")
+        logger.info("resume points rebuilt for \(state.marks.positions.count) sending spool(s) and \(state.ledger.origins.count) origin(s) through local sequence \(through)")
     }
 
-    private let rebuiltMarks: UpstreamMarks
+    private let rebuiltMarks: ListenerState
     private let rebuiltThrough: UInt64
 
     /// Binds, reports the bound address, and serves until graceful shutdown or cancellation.
     public func run() async throws {
         let tlsContext = try configuration.tls?.makeContext()
         let limits = configuration.limits
-        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000
-            + configuration.idleTimeout.components.attoseconds / 1_000_000_000)
+        let idle = TimeAmount(configuration.idleTimeout)
         let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
         do {
             serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -66,10 +65,12 @@ public final class FerryServer: Service, Sendable {
                         if let tlsContext {
                             try pipeline.addHandler(NIOSSLServerHandler(context: tlsContext))
                         }
-                        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: limits.maxFrameBytes)))
-                        try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
+                        // Idleness is measured in bytes, before the frame decoder: a big frame crawling over a
+                        // slow link is progress, not a dead peer.
                         try pipeline.addHandler(IdleStateHandler(readTimeout: idle))
                         try pipeline.addHandler(IdlePeerCloser(idle: idle))
+                        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: limits.maxFrameBytes)))
+                        try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
                         return try NIOAsyncChannel<Frame, Frame>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 16))
@@ -117,21 +118,11 @@ public final class FerryServer: Service, Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let session = FerryServerSession(
-                    server: self, inbound: inbound, outbound: outbound,
+                    server: self, inbound: inbound, outbound: outbound, peer: peer,
                     closeChannel: { [channel = connection.channel] in channel.close(promise: nil) },
                     logger: logger
                 )
-                do {
-                    try await cancelWhenGracefulShutdown { try await session.run() }
-                } catch let error as WireError {
-                    // A frame that does not decode: tell the peer why before closing, while we still can. It is
-                    // `malformed` even for an oversized length: there is no batch to cut (a ferry client cuts its
-                    // batches to the announced limits), only bytes that are not the ferry protocol.
-                    metrics.malformedFrames.increment()
-                    metrics.refusals(.malformed).increment()
-                    logger.warning("refusing \(peer): \(error)")
-                    try? await outbound.write(.refuse(Refusal(sequence: 0, code: .malformed, reason: "\(error); closing")))
-                }
+                try await cancelWhenGracefulShutdown { try await session.run() }
             }
         } catch {
             logger.debug("connection from \(peer) ended: \(error)")
@@ -153,11 +144,12 @@ public enum FerryServerError: Error, CustomStringConvertible {
     }
 }
 
-/// Closes a connection that has delivered no complete frame for the idle time, after telling the peer why.
-final class IdlePeerCloser: ChannelInboundHandler, Sendable {
-    typealias InboundIn = Frame
-    typealias InboundOut = Frame
-    typealias OutboundOut = Frame
+/// Closes a connection that has delivered no byte for the idle time, after telling the peer why.
+final class IdlePeerCloser: ChannelDuplexHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
     let idle: TimeAmount
 
     init(idle: TimeAmount) { self.idle = idle }
@@ -165,10 +157,12 @@ final class IdlePeerCloser: ChannelInboundHandler, Sendable {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
             let seconds = idle.nanoseconds / 1_000_000_000
-            let refusal = Refusal(sequence: 0, code: .malformed, reason: "no complete frame in \(seconds) s; closing (send heartbeats while idle)")
+            let refusal = Refusal(sequence: 0, code: .protocolViolation, reason: "nothing received in \(seconds) s; closing (send heartbeats while idle)")
             let closed = context.eventLoop.makePromise(of: Void.self)
             closed.futureResult.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
-            context.writeAndFlush(wrapOutboundOut(.refuse(refusal)), promise: closed)
+            var buffer = context.channel.allocator.buffer(capacity: 64)
+            buffer.writeBytes(Frame.refuse(refusal).encodedBytes())
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: closed)
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -183,6 +177,7 @@ struct FerryServerMetrics: Sendable {
     let bytesIn = Counter(label: "logferry_ferry_listener_bytes_total")
     let eventsIn = Counter(label: "logferry_ferry_listener_events_total")
     let duplicates = Counter(label: "logferry_ferry_listener_duplicate_batches_total")
+    let trimmedBatches = Counter(label: "logferry_ferry_listener_trimmed_batches_total")
     let malformedFrames = Counter(label: "logferry_ferry_listener_malformed_frames_total")
     let ackLatency = Timer(label: "logferry_ferry_listener_ack_latency_seconds")
 

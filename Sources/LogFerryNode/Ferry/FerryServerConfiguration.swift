@@ -25,7 +25,7 @@ public struct FerryServerConfiguration: Sendable {
         limits: WireLimits = .default,
         key: [UInt8]? = nil,
         tls: TLSServerOptions? = nil,
-        idleTimeout: Duration = .seconds(30),
+        idleTimeout: Duration = .seconds(15),
         nodeName: String = "logferry"
     ) {
         self.host = host

@@ -2,23 +2,27 @@ import LogFerrySpool
 import LogFerryWire
 import Logging
 import NIOCore
-import ServiceLifecycle
+import Synchronization
 
-/// One accepted ferry connection, from the server hello to bye.
+/// One accepted ferry connection, from the server hello to bye: the I/O around ``ServerProtocolState``.
 ///
-/// Two tasks share it: the reader takes frames, stores batches and queues an ack ticket for each; the
-/// acker waits for each ticket's durability in order and sends the cumulative ack. Batches that arrive
-/// while earlier ones are being fsynced join the same group commit.
-struct FerryServerSession {
+/// Two tasks share it: the reader feeds every frame to the state machine and carries out its actions
+/// (checking, deduplicating by origin, writing batches to the spool); the acker waits for each batch's
+/// durability in arrival order and sends the ack the state machine returns. Batches that arrive while earlier
+/// ones are being fsynced join the same group commit.
+final class FerryServerSession: Sendable {
     let server: FerryServer
     let inbound: NIOAsyncChannelInboundStream<Frame>
     let outbound: NIOAsyncChannelOutboundWriter<Frame>
+    let peer: String
     let closeChannel: @Sendable () -> Void
     let logger: Logger
+    let protocolState: Mutex<ServerProtocolState>
 
-    /// What the acker does, in arrival order: wait for a batch part to be durable and ack it, or say bye.
+    /// What the acker does, in arrival order: wait for a batch to be durable and ack it, or say bye.
     enum Ticket: Sendable {
-        case batch(pending: SpoolPendingAppend?, position: UpstreamPosition, receivedAt: ContinuousClock.Instant)
+        /// Wait for `pending` (nil: nothing to wait for), note `position` for the resume point, then ack.
+        case batch(frame: BatchFrame, pending: SpoolPendingAppend?, position: UpstreamPosition?, receivedAt: ContinuousClock.Instant)
         case bye(String)
     }
 
@@ -26,55 +30,99 @@ struct FerryServerSession {
         server: FerryServer,
         inbound: NIOAsyncChannelInboundStream<Frame>,
         outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        peer: String,
         closeChannel: @escaping @Sendable () -> Void,
         logger: Logger
     ) {
         self.server = server
         self.inbound = inbound
         self.outbound = outbound
+        self.peer = peer
         self.closeChannel = closeChannel
         self.logger = logger
+        self.protocolState = Mutex(ServerProtocolState(limits: server.configuration.limits, key: server.configuration.key))
     }
 
     func run() async throws {
-        let configuration = server.configuration
-        var nonce = [UInt8](repeating: 0, count: 32)
-        var rng = SystemRandomNumberGenerator()
-        for i in nonce.indices { nonce[i] = rng.next() }
-        try await outbound.write(.serverHello(ServerHello(
-            versionMin: ProtocolVersion.supported.lowerBound,
-            versionMax: ProtocolVersion.supported.upperBound,
-            nonce: nonce,
-            limits: configuration.limits
-        )))
-
+        let hello = try protocolState.withLock { state throws(WireError) in try state.makeHello() }
+        try await outbound.write(hello)
+        // The handshake is a few hundred bytes: a peer that cannot complete it within the liveness timeout is
+        // refused, however slowly it dribbles bytes (idleness alone is measured in bytes).
+        let handshakeDeadline = Task { [outbound, protocolState = self, timeout = server.configuration.idleTimeout] in
+            try await Task.sleep(for: timeout)
+            let refusal: Frame? = protocolState.protocolState.withLock { state in
+                guard state.phase == .helloSent else { return nil }
+                return state.refuseSession(.protocolViolation, reason: "no client hello within \(timeout); closing")
+            }
+            if let refusal {
+                protocolState.server.metrics.refusals(.protocolViolation).increment()
+                try? await outbound.write(refusal)
+                protocolState.closeChannel()
+            }
+        }
+        defer { handshakeDeadline.cancel() }
         var frames = inbound.makeAsyncIterator()
-        guard let first = try await frames.next() else { return }
-        guard case .clientHello(let hello) = first else {
-            try await refuse(.malformed, sequence: 0, "expected a client hello first, got \(first.kind)")
-            return
-        }
-        guard ProtocolVersion.supported.contains(hello.version) else {
-            try await refuse(.unsupportedVersion, sequence: 0,
-                "protocol version \(hello.version) is not supported; this node speaks \(ProtocolVersion.supported.lowerBound)...\(ProtocolVersion.supported.upperBound)")
-            return
-        }
-        if let key = configuration.key {
-            guard HandshakeAuth.verify(proof: hello.proof, key: key, nonce: nonce, spoolID: hello.spoolID, hostName: hello.hostName) else {
-                logger.warning("refusing \(hello.hostName): wrong or missing shared key proof")
-                try await refuse(.unauthorized, sequence: 0, "the shared key proof does not match; check --key-file on both ends")
+        while true {
+            guard let frame = try await nextFrame(&frames) else { return }
+            switch protocolState.withLock({ $0.receive(frame) }) {
+            case .none:
+                continue
+            case .reply(let reply):
+                try await outbound.write(reply)
+            case .refuseAndClose(let refusal):
+                try await refuseAndClose(refusal)
+                return
+            case .close:
+                return
+            case .authenticated(let client):
+                try await serve(client, frames: &frames)
+                return
+            case .store, .duplicate:
+                // The state machine allows batches only after the welcome, which serve(_:frames:) sends.
                 return
             }
         }
-        guard let spoolID = SpoolID(bytes: hello.spoolID) else {
-            try await refuse(.malformed, sequence: 0, "a spool id has 16 bytes, got \(hello.spoolID.count)")
+    }
+
+    /// Reads the next frame; an undecodable input is refused as a protocol violation and ends the session.
+    private func nextFrame(_ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator) async throws -> Frame? {
+        do {
+            return try await frames.next()
+        } catch let error as WireError {
+            server.metrics.malformedFrames.increment()
+            logger.warning("refusing \(peer): \(error)")
+            try await refuseAndClose(protocolState.withLock { $0.undecodable(error) })
+            return nil
+        }
+    }
+
+    private func refuseAndClose(_ refusal: Frame) async throws {
+        if case .refuse(let body) = refusal {
+            server.metrics.refusals(body.code).increment()
+            if body.code != .retryLater { logger.warning("refusing \(peer): \(body.reason)") }
+        }
+        try await outbound.write(refusal)
+    }
+
+    /// After a valid client hello: claim the sender's session slot, welcome it, then take batches.
+    private func serve(_ client: ClientHello, frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator) async throws {
+        guard let spoolID = SpoolID(bytes: client.spoolID) else { return }
+        if await server.spool.isFullUnderBlock {
+            try await refuseAndClose(protocolState.withLock {
+                $0.refuseSession(.retryLater, reason: "the receiver's spool is full; retry later or use another upstream")
+            })
             return
         }
-
         let registry = server.registry
-        let token = await registry.claim(spoolID, close: closeChannel)
+        let claimed = await registry.claim(spoolID, peer: peer, patience: .seconds(2), close: closeChannel)
+        guard let token = claimed else {
+            try await refuseAndClose(protocolState.withLock {
+                $0.refuseSession(.retryLater, reason: "a previous session of spool \(spoolID) is still closing; retry shortly")
+            })
+            return
+        }
         do {
-            try await serveBatches(from: &frames, spoolID: spoolID, host: hello.hostName)
+            try await serveBatches(from: &frames, spoolID: spoolID, host: client.hostName)
         } catch {
             await registry.release(spoolID, token: token)
             throw error
@@ -87,10 +135,10 @@ struct FerryServerSession {
         spoolID: SpoolID,
         host: String
     ) async throws {
-        let registry = server.registry
-        let resume = await registry.resumePoint(for: spoolID)
-        try await outbound.write(.welcome(Welcome(resumeSequence: resume.sequence, resumePart: resume.part)))
-        logger.info("\(host) (spool \(spoolID)) connected; resuming after sequence \(resume.sequence)")
+        let resume = await server.registry.resumePoint(for: spoolID)
+        let welcome = try protocolState.withLock { state throws(WireError) in try state.welcome(resumeSequence: resume) }
+        try await outbound.write(welcome)
+        logger.info("\(host) (spool \(spoolID)) connected from \(peer); it resumes after sequence \(resume)")
 
         let (tickets, ticketSink) = AsyncStream.makeStream(of: Ticket.self)
         // Unstructured on purpose: graceful shutdown cancels the reading task, and the acker must still
@@ -117,62 +165,99 @@ struct FerryServerSession {
         host: String,
         tickets: AsyncStream<Ticket>.Continuation
     ) async throws {
-        let registry = server.registry
-        let limits = server.configuration.limits
-        let spool = server.spool
-        let metrics = server.metrics
-        var decoder = BatchDecoder(limits: limits)
-        while let frame = try await frames.next() {
-            switch frame {
-            case .batch(let batch):
+        var decoder = BatchDecoder(limits: server.configuration.limits)
+        while let frame = try await nextFrame(&frames) {
+            switch protocolState.withLock({ $0.receive(frame) }) {
+            case .none, .authenticated:
+                continue
+            case .reply(let reply):
+                if case .refuse(let refusal) = reply { server.metrics.refusals(refusal.code).increment() }
+                try await outbound.write(reply)
+            case .refuseAndClose(let refusal):
+                try await refuseAndClose(refusal)
+                return
+            case .close:
+                return
+            case .duplicate(let batch):
+                // Sent twice on this connection: the ack of its sequence, still to come, covers it.
+                server.metrics.duplicates.increment()
+                _ = batch
+            case .store(let batch):
                 let position = UpstreamPosition(spoolID: spoolID, sequence: batch.sequence, part: batch.part, partCount: batch.partCount)
                 let now = ContinuousClock.now
-                if await registry.contains(spoolID, sequence: batch.sequence, part: batch.part) {
-                    metrics.duplicates.increment()
-                    tickets.yield(.batch(pending: nil, position: position, receivedAt: now))
-                    continue
-                }
-                if batch.batch.eventCount > limits.maxEventsPerBatch || batch.batch.uncompressedSize > limits.maxUncompressedBytes {
-                    try await refuse(.tooLarge, sequence: batch.sequence,
-                        "batch of \(batch.batch.eventCount) events / \(batch.batch.uncompressedSize) bytes exceeds the announced limits; split it")
-                    // Stop here: storing later batches would move the resume point past the refused one.
-                    return
-                }
                 do {
                     try decoder.validate(batch.batch)
                 } catch {
-                    metrics.malformedFrames.increment()
+                    server.metrics.malformedFrames.increment()
                     logger.warning("batch \(batch.sequence) from \(host) is malformed: \(error)")
-                    try await refuse(.malformed, sequence: batch.sequence, "\(error)")
+                    try await refuse(batch, .malformed, "\(error)")
                     continue
                 }
-                let metadata = RecordMetadata(upstream: position).encoded()
-                let pending: SpoolPendingAppend
+                guard let coverage = OriginCoverage(batch.origin, eventCount: batch.batch.eventCount) else { continue }
+                let pending: SpoolPendingAppend?
                 do {
-                    pending = try await spool.enqueue(batch.batch.serialized(), metadata: metadata)
+                    pending = try await admit(batch, coverage: coverage, position: position, decoder: &decoder)
                 } catch let error as SpoolError where error.kind == .noSpace {
                     // Our disk is full: the sender keeps the batch and retries later; other sessions go on.
                     logger.error("\(error)")
-                    try await refuse(.retryLater, sequence: batch.sequence, "the receiver's disk is full; retry later")
-                    return
+                    try await refuse(batch, .retryLater, "the receiver's disk is full; retry later")
+                    continue
                 }
-                metrics.batchesIn.increment()
-                metrics.eventsIn.increment(by: Int64(batch.batch.eventCount))
-                metrics.bytesIn.increment(by: Int64(batch.batch.compressed.count))
-                tickets.yield(.batch(pending: pending, position: position, receivedAt: now))
-            case .heartbeat:
-                try await outbound.write(.heartbeat)
-            case .bye:
-                return
-            default:
-                try await refuse(.malformed, sequence: 0, "a \(frame.kind) frame is not legal after the handshake")
-                return
+                tickets.yield(.batch(frame: batch, pending: pending, position: position, receivedAt: now))
             }
         }
     }
 
-    /// Waits for each ticket's durability in order, records it, and sends the cumulative ack. Every ticket is
-    /// recorded even when the peer is gone, so the resume point never lags what the spool holds.
+    /// Stores what of `batch` this node does not hold yet, deduplicating by origin across every session.
+    /// Returns the write to wait for before acknowledging (a copy of something still being written waits
+    /// for that write), or nil when everything it covers is already durable.
+    private func admit(
+        _ batch: BatchFrame, coverage: OriginCoverage, position: UpstreamPosition, decoder: inout BatchDecoder
+    ) async throws -> SpoolPendingAppend? {
+        let registry = server.registry
+        let spool = server.spool
+        let metrics = server.metrics
+        await registry.beginAdmission()
+        do {
+            let pending: SpoolPendingAppend?
+            switch await registry.missing(coverage) {
+            case .nothing:
+                metrics.duplicates.increment()
+                pending = await registry.lastPending
+            case .everything:
+                let metadata = RecordMetadata(upstream: position, origin: coverage).encoded()
+                let written = try await spool.enqueue(batch.batch.serialized(), metadata: metadata)
+                await registry.held([coverage], pending: written)
+                metrics.batchesIn.increment()
+                metrics.eventsIn.increment(by: Int64(batch.batch.eventCount))
+                metrics.bytesIn.increment(by: Int64(batch.batch.compressed.count))
+                pending = written
+            case .some(let pieces):
+                // Part of it came another way (two relays cut or merged differently): store only the rest.
+                metrics.trimmedBatches.increment()
+                let parts = try OriginTrimmer.trim(batch.batch, coverage: coverage, keeping: pieces, decoder: &decoder)
+                var last: SpoolPendingAppend?
+                for (index, part) in parts.enumerated() {
+                    let isLast = index == parts.count - 1
+                    let metadata = RecordMetadata(upstream: isLast ? position : nil, origin: part.coverage).encoded()
+                    last = try await spool.enqueue(part.sealed.serialized(), metadata: metadata)
+                    await registry.held([part.coverage], pending: last)
+                    metrics.eventsIn.increment(by: Int64(part.sealed.eventCount))
+                }
+                metrics.batchesIn.increment()
+                pending = last
+            }
+            await registry.endAdmission()
+            return pending
+        } catch {
+            await registry.endAdmission()
+            throw error
+        }
+    }
+
+    /// Waits for each ticket's durability in order, notes the resume point, and sends the ack the state
+    /// machine gives. Every ticket is recorded even when the peer is gone, so the resume point never lags
+    /// what the spool holds.
     private func ack(_ tickets: AsyncStream<Ticket>) async throws {
         let registry = server.registry
         let metrics = server.metrics
@@ -180,14 +265,14 @@ struct FerryServerSession {
         var peerGone = false
         for await ticket in tickets {
             switch ticket {
-            case .batch(let pending, let position, let receivedAt):
+            case .batch(let frame, let pending, let position, let receivedAt):
                 if let pending {
                     _ = try await spool.waitUntilDurable(pending)
                 }
-                await registry.record(position)
-                guard position.completesBatch, !peerGone else { continue }
+                if let position { await registry.record(position) }
+                guard let ack = protocolState.withLock({ $0.stored(frame) }), !peerGone else { continue }
                 do {
-                    try await outbound.write(.ack(position.sequence))
+                    try await outbound.write(ack)
                     metrics.ackLatency.recordNanoseconds(Int64((ContinuousClock.now - receivedAt).nanoseconds))
                 } catch {
                     peerGone = true
@@ -198,9 +283,9 @@ struct FerryServerSession {
         }
     }
 
-    private func refuse(_ code: RefusalCode, sequence: UInt64, _ reason: String) async throws {
+    private func refuse(_ batch: BatchFrame, _ code: RefusalCode, _ reason: String) async throws {
         server.metrics.refusals(code).increment()
-        try await outbound.write(.refuse(Refusal(sequence: sequence, code: code, reason: reason)))
+        try await outbound.write(protocolState.withLock { $0.refused(batch, code: code, reason: reason) })
     }
 }
 

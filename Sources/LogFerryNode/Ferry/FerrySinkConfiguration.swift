@@ -85,8 +85,8 @@ public struct FerrySinkConfiguration: Sendable {
         hostName: String,
         backoff: Backoff = Backoff(),
         heartbeatInterval: Duration = .seconds(5),
-        idleTimeout: Duration = .seconds(30),
-        progressTimeout: Duration = .seconds(60),
+        idleTimeout: Duration = .seconds(15),
+        progressTimeout: Duration = .seconds(15),
         connectTimeout: Duration = .seconds(5),
         cursorName: String = "ferry",
         rebatch: Bool = false

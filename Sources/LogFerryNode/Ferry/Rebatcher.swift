@@ -3,11 +3,12 @@ import LogFerryWire
 
 /// Merges consecutive small batches into bigger ones before a WAN hop (`--rebatch`).
 ///
-/// Only consecutive records from the same origin host merge (a batch has one host), and the merged batch is
-/// named by the **last** local sequence it covers: the receiver's cumulative ack of that sequence then covers
-/// exactly the merged records, and a reconnect resumes after it, so exactly-once holds without new protocol.
-/// Merged batches stay within half the receiver's limits, so they never need cutting into parts (a part's
-/// resume point assumes the batch covers one sequence). Costs an inflate and a deflate per batch on the relay.
+/// Only records holding whole, consecutive batches of one origin merge (origin units `a...b` then
+/// `b+1...c`, same host), so the merged batch names its origin range `a...c` and the events of each unit:
+/// a receiver that got some of those units another way stores only the rest. On the hop, the merged batch
+/// is named by the **last** local sequence it covers, so the cumulative ack of that sequence covers exactly
+/// the merged records. Merged batches stay within half the receiver's limits. Costs an inflate and a
+/// deflate per batch on the relay.
 struct Rebatcher {
     private let limits: WireLimits
     private var decoder = BatchDecoder(limits: BatchSplitter.localLimits)
@@ -16,6 +17,7 @@ struct Rebatcher {
     private var events: [Event] = []
     private var bytes = 0
     private(set) var lastSequence: UInt64 = 0
+    private(set) var coverage: OriginCoverage?
     private var single: SealedBatch?
 
     /// Target: half of each of the receiver's limits.
@@ -27,19 +29,22 @@ struct Rebatcher {
         self.encoder = BatchEncoder(level: compressionLevel)
     }
 
-    var isEmpty: Bool { lastSequence == 0 }
-
     /// Adds the first record of a merged batch.
-    mutating func start(_ record: SpoolRecord, _ sealed: SealedBatch) {
+    mutating func start(_ record: SpoolRecord, _ sealed: SealedBatch, coverage: OriginCoverage) {
         host = nil
         events.removeAll(keepingCapacity: true)
         bytes = 0
         single = sealed
         lastSequence = record.sequence
+        self.coverage = coverage
     }
 
-    /// Adds `record` if it has the same host and fits; false leaves the merged batch as it was.
-    mutating func absorb(_ record: SpoolRecord, _ sealed: SealedBatch) throws -> Bool {
+    /// Adds `record` if it continues the same origin with whole batches, has the same host and fits; false
+    /// leaves the merged batch as it was.
+    mutating func absorb(_ record: SpoolRecord, _ sealed: SealedBatch, coverage next: OriginCoverage) throws -> Bool {
+        guard var merged = coverage, Self.isWhole(merged), Self.isWhole(next), next.origin == merged.origin,
+            next.first == merged.last &+ 1
+        else { return false }
         guard Int(sealed.uncompressedSize) + bytes + Int(single?.uncompressedSize ?? 0) <= maxBytes else { return false }
         if let first = single {
             // Decode the first batch only once a second one wants to join it.
@@ -54,12 +59,20 @@ struct Rebatcher {
         events += batch.events
         bytes += Int(sealed.uncompressedSize)
         lastSequence = record.sequence
+        merged.last = next.last
+        merged.unitEvents += next.unitEvents
+        merged.eventCount += next.eventCount
+        coverage = merged
         return true
     }
 
-    /// The batch to send, named by `lastSequence`.
+    private static func isWhole(_ coverage: OriginCoverage) -> Bool {
+        coverage.pieces.allSatisfy(\.isWhole)
+    }
+
+    /// The batch to send, named by `lastSequence`, and its origin coverage.
     mutating func seal() throws -> SealedBatch {
-        defer { lastSequence = 0; single = nil; events.removeAll(keepingCapacity: true) }
+        defer { single = nil; events.removeAll(keepingCapacity: true) }
         if let single { return single }
         return try encoder.encode(Batch(host: host ?? "", events: events))
     }

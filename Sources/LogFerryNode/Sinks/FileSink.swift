@@ -46,6 +46,7 @@ public final class FileSink: Sendable {
     let bytesOut = Counter(label: "logferry_file_sink_bytes_total")
     let quarantined = Counter(label: "logferry_file_sink_quarantined_batches_total")
     let outputErrors = Counter(label: "logferry_file_sink_output_errors_total")
+    let duplicates = Counter(label: "logferry_file_sink_duplicate_batches_total")
     let progress = FerrySinkProgress()
 
     /// Creates a file sink over `spool`.
@@ -168,15 +169,35 @@ struct FileSinkWriter {
 
     /// Writes the events of one spool record to their files (not yet durable).
     mutating func write(_ record: SpoolRecord, decoder: inout BatchDecoder) async throws {
-        let batch: Batch
+        var batch: Batch
+        let coverage: OriginCoverage
         do {
-            batch = try decoder.decode(try SealedBatch(serialized: record.payload))
+            let sealed = try SealedBatch(serialized: record.payload)
+            batch = try decoder.decode(sealed)
+            coverage = OriginCoverage.of(
+                sequence: record.sequence, metadata: try RecordMetadata(decoding: record.metadata),
+                eventCount: sealed.eventCount, spoolID: sink.spool.id)
         } catch {
             sink.quarantined.increment()
             sink.logger.error("file sink: spool record \(record.sequence) does not decode (\(error)); skipping it")
             writtenThrough = record.sequence
             return
         }
+        // Exactly once by origin: a batch that reached the spool twice is written once.
+        switch liveState.ledger.missing(coverage) {
+        case .nothing:
+            sink.duplicates.increment()
+            writtenThrough = record.sequence
+            return
+        case .everything:
+            break
+        case .some(let pieces):
+            let keep = OriginCoverage.grouping(pieces, origin: coverage.origin)
+            var kept: [Event] = []
+            for part in keep { kept += OriginTrimmer.select(batch.events, of: coverage, within: part) }
+            batch.events = kept
+        }
+        liveState.ledger.insert(coverage, now: ListenerState.now())
         let format = sink.configuration.format
         let hostDirectory = Self.fileSafe(batch.host)
         for event in batch.events {

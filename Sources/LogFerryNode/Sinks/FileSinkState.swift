@@ -1,6 +1,9 @@
+import LogFerrySpool
+
 /// What a file sink commits with its cursor: for every output file, its rotation generation and its length
-/// at the committed sequence. After a crash the files are cut back to these lengths before writing again,
-/// so a replayed batch is written once.
+/// at the committed sequence, and per origin what it has written (``OriginLedger``). After a crash the files
+/// are cut back to these lengths before writing again, so a replayed record is written once; and a batch that
+/// reaches the spool twice (through two relays, or replayed by a relay after a crash) is written once.
 struct FileSinkState: Equatable, Sendable {
     /// One output file's committed shape.
     struct Entry: Equatable, Sendable {
@@ -12,24 +15,25 @@ struct FileSinkState: Equatable, Sendable {
 
     /// Keyed by the path relative to the output directory.
     var files: [String: Entry] = [:]
+    /// What has been written, per origin.
+    var ledger = OriginLedger()
 
     init() {}
 
-    /// Parses a committed state; empty bytes are the state of a new sink.
+    /// Parses a committed state; empty bytes are the state of a new sink. The ledger follows the files (a
+    /// state written before origins existed has none).
     init(decoding bytes: [UInt8]) throws {
         guard !bytes.isEmpty else { return }
-        var index = 0
-        func take(_ count: Int) throws -> ArraySlice<UInt8> {
-            guard bytes.count - index >= count else { throw RecordMetadataError(reason: "file sink state is truncated") }
-            defer { index += count }
-            return bytes[index..<(index + count)]
-        }
-        let count = Array(try take(4)).readBigEndian(UInt32.self, at: 0)
+        var reader = ByteArrayReader(bytes, what: "file sink state")
+        let count = try reader.readCount(minimumItemBytes: 14)
         for _ in 0..<count {
-            let pathLength = Int(Array(try take(2)).readBigEndian(UInt16.self, at: 0))
-            let path = String(decoding: try take(pathLength), as: UTF8.self)
-            let fixed = Array(try take(12))
-            files[path] = Entry(generation: fixed.readBigEndian(UInt32.self, at: 0), length: fixed.readBigEndian(UInt64.self, at: 4))
+            let pathLength = Int(try reader.read(UInt16.self))
+            let path = String(decoding: try reader.read(count: pathLength), as: UTF8.self)
+            let generation = try reader.read(UInt32.self)
+            files[path] = Entry(generation: generation, length: try reader.read(UInt64.self))
+        }
+        if reader.remaining > 0 {
+            ledger = try OriginLedger(reading: &reader)
         }
     }
 
@@ -44,6 +48,7 @@ struct FileSinkState: Equatable, Sendable {
             out.appendBigEndian(entry.generation)
             out.appendBigEndian(entry.length)
         }
+        out.append(contentsOf: ledger.snapshot())
         return out
     }
 }

@@ -1,4 +1,5 @@
 import LogFerrySpool
+import LogFerryWire
 
 /// What a node stores in the metadata area of each spool record, so that the spool is its own registry.
 ///
@@ -11,17 +12,26 @@ public struct RecordMetadata: Sendable, Hashable {
     public var upstream: UpstreamPosition?
     /// Opaque file checkpoints of a file source (encoded by the tailer), when the batch holds tailed lines.
     public var fileCheckpoints: [UInt8]?
+    /// Which origin batches the record holds, when another node sealed them (absent: this node is the
+    /// origin and the record is its own whole batch).
+    var origin: OriginCoverage?
 
-    /// Creates metadata; both entries are optional.
+    /// Creates metadata; every entry is optional.
     public init(upstream: UpstreamPosition? = nil, fileCheckpoints: [UInt8]? = nil) {
         self.upstream = upstream
         self.fileCheckpoints = fileCheckpoints
+    }
+
+    init(upstream: UpstreamPosition?, origin: OriginCoverage?) {
+        self.upstream = upstream
+        self.origin = origin
     }
 
     private static let version: UInt8 = 1
     private enum Tag: UInt8 {
         case upstream = 1
         case fileCheckpoints = 2
+        case origin = 3
     }
 
     /// The bytes stored in the spool record.
@@ -36,6 +46,12 @@ public struct RecordMetadata: Sendable, Hashable {
         }
         if let fileCheckpoints {
             Self.appendEntry(.fileCheckpoints, fileCheckpoints, to: &out)
+        }
+        if let origin {
+            var body: [UInt8] = []
+            body.appendBigEndian(origin.eventCount)
+            body.append(contentsOf: origin.batchOrigin.encodedBytes())
+            Self.appendEntry(.origin, body, to: &out)
         }
         return out
     }
@@ -68,6 +84,20 @@ public struct RecordMetadata: Sendable, Hashable {
                 )
             case .fileCheckpoints:
                 self.fileCheckpoints = body
+            case .origin:
+                guard body.count >= 4 else { throw RecordMetadataError(reason: "origin entry of \(body.count) bytes") }
+                let eventCount = body.readBigEndian(UInt32.self, at: 0)
+                let origin: BatchOrigin
+                do {
+                    origin = try BatchOrigin(decoding: Array(body[4...]))
+                    try origin.validate(eventCount: eventCount)
+                } catch {
+                    throw RecordMetadataError(reason: "origin entry: \(error)")
+                }
+                guard let coverage = OriginCoverage(origin, eventCount: eventCount) else {
+                    throw RecordMetadataError(reason: "origin entry without a 16-byte spool id")
+                }
+                self.origin = coverage
             case nil:
                 continue
             }

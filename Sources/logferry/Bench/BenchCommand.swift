@@ -13,6 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
             WireBenchCommand.self,
             ShipBenchCommand.self,
             PipelineBenchCommand.self,
+            DedupBenchCommand.self,
         ]
     )
 }

@@ -28,7 +28,7 @@ struct NodeConfiguration: Sendable {
     /// `tls-client-ca`: require client certificates signed by this CA (mutual TLS).
     var tlsClientCA: String?
     /// `idle-timeout`: seconds without a complete frame before a peer is dropped.
-    var idleTimeoutSeconds: Int = 30
+    var idleTimeoutSeconds: Int = 15
     /// `max-frame-bytes`, `max-batch-bytes`, `max-batch-events`: the listener's announced limits.
     var limits: WireLimits = .default
 
@@ -52,7 +52,7 @@ struct NodeConfiguration: Sendable {
     var backoffBaseMilliseconds: Int = 100
     var backoffCapMilliseconds: Int = 30_000
     /// `progress-timeout`: seconds a peer may hold batches without acking before it is abandoned.
-    var progressTimeoutSeconds: Int = 60
+    var progressTimeoutSeconds: Int = 15
     /// `rebatch`: merge consecutive small batches from the same origin before shipping.
     var rebatch: Bool = false
 

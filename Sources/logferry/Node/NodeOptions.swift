@@ -42,8 +42,8 @@ struct ListenOptions: ParsableArguments {
     @Option(name: .customLong("tls-client-ca"), help: "PEM CA: require client certificates it signed (mutual TLS).")
     var tlsClientCA: String?
 
-    @Option(name: .customLong("idle-timeout"), help: "Seconds without a complete frame before a peer is dropped.")
-    var idleTimeout: Int = 30
+    @Option(name: .customLong("idle-timeout"), help: "Seconds without a byte from a peer before it is dropped (the liveness timeout; peers heartbeat every 5 s).")
+    var idleTimeout: Int = 15
 
     func apply(to configuration: inout NodeConfiguration) throws {
         configuration.listen = try ConfigValue.address(listen, key: "listen")
@@ -87,7 +87,7 @@ struct ShipOptions: ParsableArguments {
     var backoffCap: Int = 30_000
 
     @Option(name: .customLong("progress-timeout"), help: "Seconds an upstream may hold batches without acking before it is abandoned.")
-    var progressTimeout: Int = 60
+    var progressTimeout: Int = 15
 
     @Flag(name: .long, help: "Merge consecutive small batches from the same origin into bigger ones (a relay before a WAN hop).")
     var rebatch = false

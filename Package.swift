@@ -1,9 +1,9 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+// Linux only: the spool uses Glibc (fdatasync, pwritev, flock, inotify), so no Apple platform is declared.
 let package = Package(
     name: "LogFerry",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "logferry", targets: ["logferry"]),
         .library(name: "LogFerrySpool", targets: ["LogFerrySpool"]),
@@ -13,7 +13,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -61,7 +60,6 @@ let package = Package(
                 "LogFerryWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -81,10 +79,10 @@ let package = Package(
         .executableTarget(
             name: "logferry",
             dependencies: [
+                "CZlib",
                 "LogFerrySpool",
                 "LogFerryWire",
                 "LogFerryNode",
-                "LogFerryLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -99,14 +97,23 @@ let package = Package(
         .testTarget(name: "LogFerrySpoolTests", dependencies: ["LogFerrySpool"]),
         .testTarget(
             name: "LogFerryWireTests",
-            dependencies: ["LogFerryWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["CZlib", "LogFerrySpool", "LogFerryWire", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Vectors")]
         ),
-        .testTarget(name: "LogFerryNodeTests", dependencies: ["LogFerryNode", "LogFerrySpool", "LogFerryWire"]),
+        .testTarget(
+            name: "LogFerryNodeTests",
+            dependencies: [
+                "LogFerryNode", "LogFerrySpool", "LogFerryWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                // `logferry` so the binary the tests run is built first.
                 "LogFerrySpool", "LogFerryWire", "LogFerryNode", "logferry",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

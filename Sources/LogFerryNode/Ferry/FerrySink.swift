@@ -2,6 +2,7 @@ import Foundation
 import LogFerrySpool
 import LogFerryWire
 import Logging
+import ServiceLifecycle
 import NIOCore
 
 /// The ferry sink: ships the spool to the next hop, a window of records in flight, and moves its cursor as
@@ -11,7 +12,7 @@ import NIOCore
 /// upstream acknowledged; it reconnects with backoff and full jitter and moves to the next upstream after
 /// any failure, including a peer that stays connected but acks nothing (``UpstreamRotation``). A relay
 /// forwards stored batches as they are, with their origin: the bytes compressed at the edge cross every hop.
-public final class FerrySink: Sendable {
+public final class FerrySink: Service, Sendable {
     let configuration: FerrySinkConfiguration
     let spool: Spool
     let logger: Logger

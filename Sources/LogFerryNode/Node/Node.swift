@@ -6,11 +6,13 @@ import ServiceLifecycle
 ///
 /// Shutdown is ordered so that nothing taken is lost: on SIGTERM the sources stop taking input (a ferry
 /// listener finishes the acks of what it took and says bye), then the sinks are cancelled and commit what
-/// they shipped or wrote, then the spool is closed. A failing sink stops the node with its error.
+/// they shipped or wrote, then the spool is closed. A failing sink stops the node with its error. Every
+/// source and sink is a swift-service-lifecycle `Service`: sources return on graceful shutdown or at the end
+/// of their input; sinks run until cancelled and commit what they have done on the way out.
 public final class Node: Service, Sendable {
     let spool: Spool
-    let sources: [any NodeStage]
-    let sinks: [any NodeStage]
+    let sources: [any Service]
+    let sinks: [any Service]
     let whenSourcesEnd: @Sendable () async -> Void
     let logger: Logger
 
@@ -21,8 +23,8 @@ public final class Node: Service, Sendable {
     ///   for its ferry sink to have everything acknowledged instead.
     public init(
         spool: Spool,
-        sources: [any NodeStage],
-        sinks: [any NodeStage],
+        sources: [any Service],
+        sinks: [any Service],
         whenSourcesEnd: (@Sendable () async -> Void)? = nil,
         logger: Logger
     ) {

@@ -36,8 +36,8 @@ struct NodeRunner {
         )
         let key = try configuration.keyFile.map(Self.readKey)
 
-        var sources: [any NodeStage] = []
-        var sinks: [any NodeStage] = []
+        var sources: [any Service] = []
+        var sinks: [any Service] = []
         if let listen = configuration.listen {
             var tls: TLSServerOptions?
             if let cert = configuration.tlsCert {
@@ -136,8 +136,8 @@ struct NodeRunner {
     }
 
     /// The agent's inputs: files, stdin, syslog.
-    func agentSources(spool: Spool) throws -> [any NodeStage] {
-        var sources: [any NodeStage] = []
+    func agentSources(spool: Spool) throws -> [any Service] {
+        var sources: [any Service] = []
         if !configuration.files.isEmpty {
             sources.append(FileSource(
                 spool: spool,

@@ -8,7 +8,7 @@ import ServiceLifecycle
 ///
 /// A full spool under `block` makes `add` wait, which stops reading from TCP peers (UDP datagrams beyond the
 /// socket buffer are dropped by the kernel, as with any UDP syslog receiver).
-public struct SyslogSource: NodeStage {
+public struct SyslogSource: Service {
     let tcp: SocketAddress?
     let udp: SocketAddress?
     let ingest: SpoolIngest

@@ -2,13 +2,14 @@ import Foundation
 import LogFerrySpool
 import LogFerryWire
 import Logging
+import ServiceLifecycle
 import Metrics
 
 /// Writes every event of the spool to standard output, raw or as JSON lines.
 ///
 /// At-least-once: standard output cannot be cut back after a crash, so events written after the last
 /// commit are written again on restart. The cursor is committed after every batch written.
-public final class StdoutSink: Sendable {
+public final class StdoutSink: Service, Sendable {
     let spool: Spool
     let format: EventFormat
     let cursorName: String

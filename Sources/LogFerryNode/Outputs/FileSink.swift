@@ -2,6 +2,7 @@ import Foundation
 import LogFerrySpool
 import LogFerryWire
 import Logging
+import ServiceLifecycle
 import Metrics
 
 /// How a file sink writes.
@@ -38,7 +39,7 @@ public struct FileSinkConfiguration: Sendable {
 /// It commits its cursor together with the lengths of its output files (after fsyncing them). After a
 /// crash it cuts every file back to its committed length and replays from the committed cursor, so no
 /// line is doubled or missing. Rotation happens only right after a commit, and is recognised on recovery.
-public final class FileSink: Sendable {
+public final class FileSink: Service, Sendable {
     let configuration: FileSinkConfiguration
     let spool: Spool
     let logger: Logger

@@ -1,6 +1,7 @@
 import Glibc
 import LogFerryWire
 import Logging
+import ServiceLifecycle
 import Metrics
 import NIOCore
 import NIOPosix
@@ -9,7 +10,7 @@ import NIOPosix
 ///
 /// A pipe or terminal is read through NIO (backpressure: a full spool stops the reads, and the writer
 /// blocks); a regular file redirected in is read directly.
-public struct StdinSource: NodeStage {
+public struct StdinSource: Service {
     let ingest: SpoolIngest
     let maxLineBytes: Int
     let logger: Logger

@@ -9,7 +9,7 @@ import ServiceLifecycle
 ///
 /// Pull-based: when the spool is full under `block`, `append` waits and no file is read; the lines wait in
 /// the files. On graceful shutdown the open batch is sealed and stored before returning.
-public struct FileSource: NodeStage {
+public struct FileSource: Service {
     let spool: Spool
     let host: String
     let policy: BatchPolicy

@@ -42,24 +42,34 @@ import Logging
 public final class FileTailer {
     /// The configuration in use.
     public let configuration: FileTailerConfiguration
-    private let logger: Logger
-    private let metrics = FileTailerMetrics()
+    /// Where the tailer logs what happens to its files.
+    let logger: Logger
+    /// The swift-metrics instruments.
+    let metrics = FileTailerMetrics()
     private let now: () -> ContinuousClock.Instant
-    private let watcher: FileChangeWatcher?
-    private var watchedDirectories: [String: CInt] = [:]
+    /// inotify on the watched directories; nil in tests, which move the clock by hand.
+    let watcher: FileChangeWatcher?
+    /// The inotify watch descriptor of each watched directory.
+    var watchedDirectories: [String: CInt] = [:]
 
-    private var files: [FileKey: TailedFile] = [:]
-    private var order: [FileKey] = []
-    private var nextIndex = 0
-    private var openCount = 0
+    /// Every tracked file, open or not, by device and inode.
+    var files: [FileKey: TailedFile] = [:]
+    /// The tracked files in round-robin order.
+    var order: [FileKey] = []
+    /// Where the next poll starts in ``order``.
+    var nextIndex = 0
+    /// Descriptors held open now.
+    var openCount = 0
     /// Checkpoints from the previous run not yet matched to a file; consumed by the first scan.
-    private var pendingCheckpoints: [FileKey: FileCheckpoint]
-    private var checkpointedPaths: Set<String>
-    private var lastRescan: ContinuousClock.Instant?
+    var pendingCheckpoints: [FileKey: FileCheckpoint]
+    /// The paths of the checkpoints given at start: such a file does not start at its end under `startAtEnd`.
+    var checkpointedPaths: Set<String>
+    /// When the patterns were last evaluated; nil before the first poll.
+    var lastRescan: ContinuousClock.Instant?
     private var scratch: [UInt8]
 
     /// Running totals, for tests and progress output.
-    public private(set) var statistics = FileTailerStatistics()
+    public internal(set) var statistics = FileTailerStatistics()
 
     /// Makes a tailer that resumes each file in `checkpoints` at its offset when its identity still matches.
     /// Nothing is opened until the first ``poll(maxLines:maxBytes:)``.
@@ -373,285 +383,6 @@ public final class FileTailer {
         let bytes = file.line
         emit(bytes, truncated: file.skipping, endOffset: file.readOffset, file: &file, budget: &budget, into: &out)
         file.swallowNewline = true
-    }
-
-    // MARK: - Opening, closing, identity
-
-    private enum OpenOutcome { case opened, notNow, forget }
-
-    private func open(_ file: inout TailedFile, key: FileKey, now: ContinuousClock.Instant) -> OpenOutcome {
-        guard openCount < configuration.maxOpenFiles else { return .notNow }
-        let fd: CInt
-        switch FileSystem.openForReading(path: file.path) {
-        case .success(let d): fd = d
-        case .failure(let error):
-            statistics.openErrors += 1
-            metrics.openErrors.increment()
-            file.wantsOpen = false
-            if error.code == ENOENT {
-                // Gone between the scan and the open: the next scan forgets it or finds it under its new name.
-                file.matched = false
-                return .notNow
-            }
-            if file.reportedOpenError != error {
-                file.reportedOpenError = error
-                logger.warning(
-                    "cannot open log file: \(error). Fix its permissions (the agent's user needs read access) or remove it from the patterns; retrying at every rescan",
-                    metadata: ["path": "\(file.path)"]
-                )
-            }
-            return .notNow
-        }
-        guard case .success(let status) = FileSystem.status(descriptor: fd), status.key == key else {
-            // The name now points to another file; the next scan sorts it out.
-            FileSystem.close(descriptor: fd)
-            file.wantsOpen = false
-            return file.matched ? .notNow : .forget
-        }
-        if file.reportedOpenError != nil {
-            file.reportedOpenError = nil
-            logger.info("log file is readable again", metadata: ["path": "\(file.path)"])
-        }
-        file.descriptor = fd
-        openCount += 1
-        metrics.filesOpen.record(openCount)
-        statistics.filesOpen = openCount
-        file.lastSize = status.size
-        file.lastGrowth = now
-        file.atEnd = false
-
-        if file.needsVerification {
-            file.needsVerification = false
-            if !matchesFingerprint(file.identity, descriptor: fd) {
-                guard file.matched else {
-                    close(&file)
-                    return .forget
-                }
-                logger.info("file has a known inode but new first bytes (inode reused); reading it from the start", metadata: [
-                    "path": "\(file.path)"
-                ])
-                restart(&file, descriptor: fd, reason: nil)
-            } else if status.size < file.offset {
-                restart(&file, descriptor: fd, reason: "it is shorter than its checkpoint offset")
-            }
-        }
-        if file.checkPreviousByte {
-            file.checkPreviousByte = false
-            if file.offset > 0, !file.hasPartialLine,
-                case .success(let previous) = FileSystem.read(descriptor: fd, count: 1, at: file.offset - 1)
-            {
-                file.swallowNewline = previous.first != UInt8(ascii: "\n")
-            }
-        }
-        return .opened
-    }
-
-    private func close(_ file: inout TailedFile) {
-        guard let fd = file.descriptor else { return }
-        FileSystem.close(descriptor: fd)
-        file.descriptor = nil
-        openCount -= 1
-        metrics.filesOpen.record(openCount)
-        statistics.filesOpen = openCount
-        // The partial line (if any) is dropped and read again after reopening.
-        file.readOffset = file.offset
-        file.line = []
-        file.skipping = false
-        file.atEnd = false
-        file.wantsOpen = false
-        file.needsVerification = true
-        file.checkPreviousByte = true
-    }
-
-    /// Starts the file again at 0 with a fresh fingerprint.
-    private func restart(_ file: inout TailedFile, descriptor: CInt, reason: String?) {
-        if let reason {
-            logger.info("reading log file again from the start because \(reason)", metadata: [
-                "path": "\(file.path)", "previousOffset": "\(file.offset)",
-            ])
-            statistics.truncationsDetected += 1
-            metrics.truncationsDetected.increment()
-        }
-        file.offset = 0
-        file.readOffset = 0
-        file.line = []
-        file.skipping = false
-        file.swallowNewline = false
-        file.checkPreviousByte = false
-        file.atEnd = false
-        file.identity.fingerprint = FileFingerprint.offsetBasis
-        file.identity.fingerprintLength = 0
-        takeFingerprint(&file.identity, descriptor: descriptor)
-    }
-
-    private func matchesFingerprint(_ identity: FileIdentity, descriptor: CInt) -> Bool {
-        let length = Int(identity.fingerprintLength)
-        guard length > 0 else { return true }
-        guard case .success(let head) = FileSystem.read(descriptor: descriptor, count: length, at: 0),
-            head.count == length
-        else { return false }
-        return FileFingerprint.hash(head) == identity.fingerprint
-    }
-
-    private func takeFingerprint(_ identity: inout FileIdentity, descriptor: CInt) {
-        guard case .success(let head) = FileSystem.read(descriptor: descriptor, count: configuration.fingerprintBytes, at: 0)
-        else { return }
-        identity.fingerprint = FileFingerprint.hash(head)
-        identity.fingerprintLength = UInt32(head.count)
-    }
-
-    private func forget(_ key: FileKey, reason: String) {
-        guard var file = files.removeValue(forKey: key) else { return }
-        close(&file)
-        statistics.filesForgotten += 1
-        metrics.filesForgotten.increment()
-        logger.debug("stopped tailing file", metadata: ["path": "\(file.path)", "reason": "\(reason)"])
-    }
-
-    private func compactOrder() {
-        order.removeAll { files[$0] == nil }
-        nextIndex = order.isEmpty ? 0 : nextIndex % order.count
-        statistics.filesTracked = files.count
-        metrics.filesTracked.record(files.count)
-    }
-
-    // MARK: - Scanning
-
-    /// Evaluates the patterns: picks up new files, follows renames, notices files that went away.
-    private func rescan(now: ContinuousClock.Instant) {
-        let initial = lastRescan == nil
-        lastRescan = now
-        var seen = Set<FileKey>()
-        for pattern in configuration.patterns {
-            for path in FileSystem.glob(pattern) {
-                guard case .success(let status) = FileSystem.status(path: path), status.isRegularFile,
-                    seen.insert(status.key).inserted
-                else { continue }
-                if var file = files[status.key] {
-                    file.path = path
-                    file.matched = true
-                    if file.descriptor == nil, status.size != file.readOffset || file.reportedOpenError != nil {
-                        file.wantsOpen = true
-                    }
-                    files[status.key] = file
-                } else {
-                    discover(path: path, status: status, initial: initial, now: now)
-                }
-            }
-        }
-
-        var gone: [FileKey] = []
-        for key in order where !seen.contains(key) {
-            guard var file = files[key] else { continue }
-            file.matched = false
-            if file.descriptor == nil {
-                // Closed and no longer under its name: look for it (by inode) in its directory.
-                if let path = FileSystem.findEntry(in: FileSystem.directoryName(file.path), inode: key.inode),
-                    case .success(let status) = FileSystem.status(path: path), status.key == key,
-                    status.size != file.readOffset
-                {
-                    file.path = path
-                    file.wantsOpen = true
-                } else {
-                    gone.append(key)
-                }
-            }
-            files[key] = file
-        }
-        for key in gone { forget(key, reason: "no longer present under the watched patterns and fully read") }
-
-        if initial { adoptOrphanedCheckpoints(now: now) }
-        compactOrder()
-        updateWatches()
-    }
-
-    private func discover(path: String, status: FileSystem.Status, initial: Bool, now: ContinuousClock.Instant) {
-        let file: TailedFile
-        if let checkpoint = pendingCheckpoints.removeValue(forKey: status.key) {
-            file = TailedFile(
-                path: path,
-                identity: checkpoint.identity,
-                offset: checkpoint.offset,
-                readOffset: checkpoint.offset,
-                needsVerification: true,
-                checkPreviousByte: true,
-                matched: true,
-                lastGrowth: now
-            )
-        } else {
-            let start = initial && configuration.startAtEnd && !checkpointedPaths.contains(path) ? status.size : 0
-            file = TailedFile(
-                path: path,
-                identity: FileIdentity(
-                    device: status.key.device,
-                    inode: status.key.inode,
-                    fingerprint: FileFingerprint.offsetBasis,
-                    fingerprintLength: 0
-                ),
-                offset: start,
-                readOffset: start,
-                needsVerification: false,
-                checkPreviousByte: start > 0,
-                matched: true,
-                lastGrowth: now
-            )
-        }
-        statistics.filesDiscovered += 1
-        metrics.filesDiscovered.increment()
-        logger.debug("tailing file", metadata: ["path": "\(path)", "offset": "\(file.offset)"])
-        files[status.key] = file
-        order.append(status.key)
-    }
-
-    /// Checkpointed files that the patterns no longer match (renamed during a restart) are looked up by inode in
-    /// their directory and read to their end; the others are gone and dropped.
-    private func adoptOrphanedCheckpoints(now: ContinuousClock.Instant) {
-        let orphans = pendingCheckpoints.values.sorted { $0.path < $1.path }
-        pendingCheckpoints = [:]
-        for checkpoint in orphans {
-            let key = checkpoint.identity.key
-            guard files[key] == nil,
-                let path = FileSystem.findEntry(in: FileSystem.directoryName(checkpoint.path), inode: key.inode),
-                case .success(let status) = FileSystem.status(path: path), status.key == key, status.isRegularFile
-            else {
-                logger.info("checkpointed file is gone; forgetting it", metadata: [
-                    "path": "\(checkpoint.path)", "offset": "\(checkpoint.offset)",
-                ])
-                continue
-            }
-            files[key] = TailedFile(
-                path: path,
-                identity: checkpoint.identity,
-                offset: checkpoint.offset,
-                readOffset: checkpoint.offset,
-                needsVerification: true,
-                checkPreviousByte: true,
-                matched: false,
-                lastGrowth: now
-            )
-            order.append(key)
-            statistics.filesDiscovered += 1
-            metrics.filesDiscovered.increment()
-            logger.info("checkpointed file was renamed; reading it to its end", metadata: [
-                "path": "\(path)", "previousPath": "\(checkpoint.path)",
-            ])
-        }
-    }
-
-    /// Keeps one inotify watch per directory that holds a tracked file or is the fixed prefix of a pattern.
-    private func updateWatches() {
-        guard let watcher else { return }
-        var wanted = Set(files.values.map { FileSystem.directoryName($0.path) })
-        for pattern in configuration.patterns {
-            if let dir = FileSystem.staticDirectory(ofPattern: pattern) { wanted.insert(dir) }
-        }
-        for (dir, wd) in watchedDirectories where !wanted.contains(dir) {
-            watcher.unwatch(wd)
-            watchedDirectories[dir] = nil
-        }
-        for dir in wanted where watchedDirectories[dir] == nil {
-            if let wd = watcher.watch(directory: dir) { watchedDirectories[dir] = wd }
-        }
     }
 }
 

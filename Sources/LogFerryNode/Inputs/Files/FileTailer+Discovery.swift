@@ -73,16 +73,7 @@ extension FileTailer {
     func discover(path: String, status: FileSystem.Status, initial: Bool, now: ContinuousClock.Instant) {
         let file: TailedFile
         if let checkpoint = pendingCheckpoints.removeValue(forKey: status.key) {
-            file = TailedFile(
-                path: path,
-                identity: checkpoint.identity,
-                offset: checkpoint.offset,
-                readOffset: checkpoint.offset,
-                needsVerification: true,
-                checkPreviousByte: true,
-                matched: true,
-                lastGrowth: now
-            )
+            file = resumedFile(checkpoint, at: path, matched: true, now: now)
         } else {
             let start = initial && configuration.startAtEnd && !checkpointedPaths.contains(path) ? status.size : 0
             file = TailedFile(
@@ -95,6 +86,7 @@ extension FileTailer {
                 ),
                 offset: start,
                 readOffset: start,
+                lines: LineSplitter(maxLineBytes: configuration.maxLineBytes),
                 needsVerification: false,
                 checkPreviousByte: start > 0,
                 matched: true,
@@ -124,16 +116,7 @@ extension FileTailer {
                 ])
                 continue
             }
-            files[key] = TailedFile(
-                path: path,
-                identity: checkpoint.identity,
-                offset: checkpoint.offset,
-                readOffset: checkpoint.offset,
-                needsVerification: true,
-                checkPreviousByte: true,
-                matched: false,
-                lastGrowth: now
-            )
+            files[key] = resumedFile(checkpoint, at: path, matched: false, now: now)
             order.append(key)
             statistics.filesDiscovered += 1
             metrics.filesDiscovered.increment()
@@ -141,6 +124,23 @@ extension FileTailer {
                 "path": "\(path)", "previousPath": "\(checkpoint.path)",
             ])
         }
+    }
+
+    /// A file to resume at its checkpoint, once its fingerprint is verified at the first open.
+    private func resumedFile(
+        _ checkpoint: FileCheckpoint, at path: String, matched: Bool, now: ContinuousClock.Instant
+    ) -> TailedFile {
+        TailedFile(
+            path: path,
+            identity: checkpoint.identity,
+            offset: checkpoint.offset,
+            readOffset: checkpoint.offset,
+            lines: LineSplitter(maxLineBytes: configuration.maxLineBytes),
+            needsVerification: true,
+            checkPreviousByte: true,
+            matched: matched,
+            lastGrowth: now
+        )
     }
 
     /// Keeps one inotify watch per directory that holds a tracked file or is the fixed prefix of a pattern.

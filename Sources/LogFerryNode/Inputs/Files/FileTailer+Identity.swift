@@ -80,7 +80,7 @@ extension FileTailer {
             if file.offset > 0, !file.hasPartialLine,
                 case .success(let previous) = FileSystem.read(descriptor: fd, count: 1, at: file.offset - 1)
             {
-                file.swallowNewline = previous.first != UInt8(ascii: "\n")
+                file.lines.flushedBeforeNewline = previous.first != UInt8(ascii: "\n")
             }
         }
         return .opened
@@ -96,8 +96,7 @@ extension FileTailer {
         statistics.filesOpen = openCount
         // The partial line (if any) is dropped and read again after reopening.
         file.readOffset = file.offset
-        file.line = []
-        file.skipping = false
+        file.lines.discardUnfinishedLine()
         file.atEnd = false
         file.wantsOpen = false
         file.needsVerification = true
@@ -115,9 +114,7 @@ extension FileTailer {
         }
         file.offset = 0
         file.readOffset = 0
-        file.line = []
-        file.skipping = false
-        file.swallowNewline = false
+        file.lines = LineSplitter(maxLineBytes: configuration.maxLineBytes)
         file.checkPreviousByte = false
         file.atEnd = false
         file.identity.fingerprint = FileFingerprint.offsetBasis

@@ -24,9 +24,10 @@ import Logging
 ///   are closed and reopened by the rescan that sees them grown.
 ///
 /// ## Lines
-/// A line ends at `\n`; a `\r` before it is dropped. A line longer than ``FileTailerConfiguration/maxLineBytes`` is
-/// cut and its remainder up to the newline skipped: it is handed out once its newline is seen, with `endOffset` after
-/// that newline, so a restart in the middle of a long line re-reads and cuts it again, never ships half of it twice.
+/// Each file's bytes are cut into lines by its ``LineSplitter``, as standard input's are. A line ends at `\n`; a `\r`
+/// before it is dropped. A line longer than ``FileTailerConfiguration/maxLineBytes`` is cut there and its remainder
+/// up to the newline skipped: it is handed out once its newline is seen, with `endOffset` after that newline, so a
+/// restart in the middle of a long line re-reads and cuts it again, never ships half of it twice.
 /// A last line without a newline ships after ``FileTailerConfiguration/partialLineTimeout`` without growth (at once
 /// for a deleted file); later bytes form a new line, and a newline arriving first is dropped as the end of the line
 /// that already shipped. The same rule holds across restarts: resuming at an offset whose previous byte is not a
@@ -276,7 +277,7 @@ public final class FileTailer {
 
         if file.atEnd, !stoppedByBudget, file.hasPartialLine,
             file.deleted || now - file.lastGrowth >= configuration.partialLineTimeout,
-            budget.admits(length: file.line.count, after: out)
+            budget.admits(length: file.lines.unfinishedLineLength, after: out)
         {
             emitPartialLine(&file, budget: &budget, into: &out)
         }
@@ -303,8 +304,8 @@ public final class FileTailer {
         return .keep
     }
 
-    /// Splits `chunk` (the file's bytes at `chunkOffset`) into lines; returns how many bytes were consumed (fewer
-    /// than the chunk when the budget ran out: the rest is read again next time).
+    /// Splits `chunk` (the file's bytes at `chunkOffset`) into lines with the file's ``LineSplitter``; returns how
+    /// many bytes were consumed (fewer than the chunk when the budget ran out: the rest is read again next time).
     private func consume(
         _ chunk: UnsafeRawBufferPointer,
         at chunkOffset: UInt64,
@@ -312,57 +313,25 @@ public final class FileTailer {
         budget: inout Budget,
         into out: inout [TailedLine]
     ) -> Int {
-        guard let base = chunk.baseAddress else { return 0 }
-        let n = chunk.count
-        let maxLine = configuration.maxLineBytes
-        var i = 0
-        if file.swallowNewline {
-            file.swallowNewline = false
-            if chunk[0] == UInt8(ascii: "\n"), !file.hasPartialLine {
-                i = 1
-                file.offset = chunkOffset + 1
-            }
+        let path = file.path
+        let identity = file.identity
+        let consumed = file.lines.feed(chunk) { line, cut, end in
+            guard budget.admits(length: line.count, after: out) else { return false }
+            let endOffset = chunkOffset + UInt64(end)
+            emit(line, truncated: cut, endOffset: endOffset, path: path, identity: identity, budget: &budget, into: &out)
+            return true
         }
-        while i < n {
-            guard let found = memchr(base + i, CInt(UInt8(ascii: "\n")), n - i) else {
-                // No newline in the rest of the chunk: keep the head of the line, skip beyond maxLineBytes.
-                if !file.skipping {
-                    let take = n - i
-                    let room = maxLine - file.line.count
-                    file.line.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[i..<i + min(take, room)]))
-                    if take > room { file.skipping = true }
-                }
-                return n
-            }
-            let end = UnsafeRawPointer(found) - base
-            let segment = end - i
-            let room = maxLine - file.line.count
-            let length = file.skipping ? file.line.count : min(maxLine, file.line.count + segment)
-            guard budget.admits(length: length, after: out) else { return i }
-            var truncated = file.skipping
-            var bytes: [UInt8]
-            if file.skipping {
-                bytes = file.line
-            } else if file.line.isEmpty, segment <= room {
-                bytes = Array(UnsafeRawBufferPointer(rebasing: chunk[i..<end]))
-            } else {
-                bytes = file.line
-                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[i..<i + min(segment, room)]))
-                truncated = segment > room
-            }
-            if !truncated, bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-            let endOffset = chunkOffset + UInt64(end) + 1
-            emit(bytes, truncated: truncated, endOffset: endOffset, file: &file, budget: &budget, into: &out)
-            i = end + 1
-        }
-        return n
+        // Just after the last line handed out (or newline dropped): what the splitter still holds is not shipped.
+        file.offset = chunkOffset + UInt64(consumed) - UInt64(file.lines.heldBytes)
+        return consumed
     }
 
     private func emit(
         _ bytes: [UInt8],
         truncated: Bool,
         endOffset: UInt64,
-        file: inout TailedFile,
+        path: String,
+        identity: FileIdentity,
         budget: inout Budget,
         into out: inout [TailedLine]
     ) {
@@ -371,18 +340,16 @@ public final class FileTailer {
             metrics.linesTruncated.increment()
         }
         budget.bytes += bytes.count
-        out.append(TailedLine(path: file.path, line: bytes, identity: file.identity, endOffset: endOffset, truncated: truncated))
-        file.offset = endOffset
-        file.line = []
-        file.skipping = false
+        out.append(TailedLine(path: path, line: bytes, identity: identity, endOffset: endOffset, truncated: truncated))
     }
 
     private func emitPartialLine(_ file: inout TailedFile, budget: inout Budget, into out: inout [TailedLine]) {
+        guard let (bytes, cut) = file.lines.flush() else { return }
         statistics.partialLines += 1
         metrics.partialLines.increment()
-        let bytes = file.line
-        emit(bytes, truncated: file.skipping, endOffset: file.readOffset, file: &file, budget: &budget, into: &out)
-        file.swallowNewline = true
+        emit(bytes, truncated: cut, endOffset: file.readOffset, path: file.path, identity: file.identity,
+             budget: &budget, into: &out)
+        file.offset = file.readOffset
     }
 }
 

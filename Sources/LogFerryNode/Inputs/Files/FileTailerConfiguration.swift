@@ -2,8 +2,9 @@
 public struct FileTailerConfiguration: Sendable {
     /// Paths and `glob(3)` patterns (`/var/log/app/*.log`). Re-evaluated every `rescanInterval`.
     public var patterns: [String]
-    /// Longest line handed out. A longer line is cut to this length, marked ``TailedLine/truncated`` and counted
-    /// in `logferry_file_lines_truncated_total`; the rest of it up to its newline is skipped.
+    /// Longest line handed out, its terminator not counted. A longer line is cut to this length, marked
+    /// ``TailedLine/truncated`` and counted in `logferry_file_lines_truncated_total`; the rest of it up to its
+    /// newline is skipped (``LineSplitter``, the same rule as for standard input).
     public var maxLineBytes: Int
     /// How long a last line without its newline waits for the newline after the file stopped growing; then it
     /// ships as it is. Bytes written after that start a new line (a newline arriving first is swallowed, because it

@@ -1,7 +1,7 @@
 /// The tailer's state for one file (keyed by device and inode).
 ///
-/// Invariant: `readOffset` is `offset` plus the bytes of the current, not yet handed out line (of which `line` holds
-/// at most `maxLineBytes`; the rest was skipped). A closed file has no such line, so its `readOffset == offset`.
+/// Invariant: `readOffset` is `offset` plus the bytes of the current, not yet handed out line
+/// (`lines.heldBytes`). A closed file has no such line, so its `readOffset == offset`.
 struct TailedFile {
     /// The last path the file was seen under.
     var path: String
@@ -10,18 +10,14 @@ struct TailedFile {
     var offset: UInt64
     /// Next byte to read.
     var readOffset: UInt64
-    /// The head of the current incomplete line.
-    var line: [UInt8] = []
-    /// The current line outgrew `maxLineBytes`; its remaining bytes up to the newline are being skipped.
-    var skipping = false
-    /// A line was shipped without its newline; a newline that comes next belongs to it and is dropped.
-    var swallowNewline = false
+    /// Assembles the file's bytes into lines; holds the current incomplete line.
+    var lines: LineSplitter
     var descriptor: CInt?
     /// Open (or reopen) the file at the next poll.
     var wantsOpen = true
     /// Identity and offset came from a checkpoint or from before a close: check the fingerprint when opening.
     var needsVerification: Bool
-    /// At open, look at the byte before `offset` to set `swallowNewline`.
+    /// At open, look at the byte before `offset` to set `lines.flushedBeforeNewline`.
     var checkPreviousByte: Bool
     /// Seen by the last scan of the patterns (false: renamed away, deleted, or found by inode only).
     var matched: Bool
@@ -34,7 +30,7 @@ struct TailedFile {
     /// The open error logged for this file, so that it is logged once, not at every retry.
     var reportedOpenError: SystemError?
 
-    var hasPartialLine: Bool { skipping || !line.isEmpty }
+    var hasPartialLine: Bool { lines.hasUnfinishedLine }
 
     var checkpoint: FileCheckpoint { FileCheckpoint(identity: identity, path: path, offset: offset) }
 }

@@ -9,7 +9,8 @@ import NIOPosix
 /// Reads lines from standard input into a `SpoolIngest` until end of input, then seals what is left.
 ///
 /// A pipe or terminal is read through NIO (backpressure: a full spool stops the reads, and the writer
-/// blocks); a regular file redirected in is read directly.
+/// blocks); a regular file redirected in is read directly. Lines are cut by ``LineSplitter``, as the file tailer's
+/// are: an over-long line ships cut to `maxLineBytes` and counted in `logferry_source_lines_cut_total`.
 public struct StdinSource: Service {
     let ingest: SpoolIngest
     let maxLineBytes: Int
@@ -36,7 +37,7 @@ public struct StdinSource: Service {
                     let n = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
                     if n < 0, errno == EINTR { continue }
                     guard n > 0 else { break }
-                    try await feed(buffer[0..<n], into: &splitter)
+                    try await add(buffer.withUnsafeBytes { lines(in: UnsafeRawBufferPointer(rebasing: $0[0..<n]), splitter: &splitter) })
                 }
             } else {
                 let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -47,11 +48,12 @@ public struct StdinSource: Service {
                     }
                 try await channel.executeThenClose { inbound, _ in
                     for try await chunk in inbound {
-                        try await feed(chunk.readableBytesView, into: &splitter)
+                        try await add(chunk.withUnsafeReadableBytes { lines(in: $0, splitter: &splitter) })
                     }
                 }
             }
-            if let last = splitter.finish() {
+            if let (last, cut) = splitter.flush() {
+                if cut { cutLines.increment() }
                 try await ingest.add(event(last))
             }
             group.cancelAll()
@@ -61,12 +63,19 @@ public struct StdinSource: Service {
         logger.info("end of standard input")
     }
 
-    private func feed<Bytes: Sequence>(_ bytes: Bytes, into splitter: inout LineSplitter) async throws where Bytes.Element == UInt8 {
+    /// The lines `bytes` complete (see ``LineSplitter`` for over-long lines); each cut is counted.
+    private func lines(in bytes: UnsafeRawBufferPointer, splitter: inout LineSplitter) -> [[UInt8]] {
         var lines: [[UInt8]] = []
-        splitter.feed(bytes) { line, cut in
+        splitter.feed(bytes) { line, cut, _ in
             if cut { cutLines.increment() }
             lines.append(line)
+            return true
         }
+        return lines
+    }
+
+    /// Adds each line to the batch being built, as a stdin event.
+    private func add(_ lines: [[UInt8]]) async throws {
         for line in lines { try await ingest.add(event(line)) }
     }
 

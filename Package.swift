@@ -6,6 +6,7 @@ let package = Package(
     name: "LogFerry",
     products: [
         .executable(name: "logferry", targets: ["logferry"]),
+        .library(name: "LogFerryBytes", targets: ["LogFerryBytes"]),
         .library(name: "LogFerrySpool", targets: ["LogFerrySpool"]),
         .library(name: "LogFerryWire", targets: ["LogFerryWire"]),
         .library(name: "LogFerryNode", targets: ["LogFerryNode"]),
@@ -32,11 +33,14 @@ let package = Package(
         ),
         // CRC32C with the CPU's instruction (SSE4.2 / ARMv8 CRC), checked at run time.
         .target(name: "CLogFerryCRC32C"),
+        // The byte primitives the spool, the wire and the node share: CRC32C, varints, byte order, a checked
+        // reader. No Foundation, no NIO (the fuzzer compiles it with swiftc directly).
+        .target(name: "LogFerryBytes", dependencies: ["CLogFerryCRC32C"]),
         // The durable spool. No networking here.
         .target(
             name: "LogFerrySpool",
             dependencies: [
-                "CLogFerryCRC32C",
+                "LogFerryBytes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -47,7 +51,7 @@ let package = Package(
             name: "LogFerryWire",
             dependencies: [
                 "CZlib",
-                "LogFerrySpool",
+                "LogFerryBytes",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -56,6 +60,7 @@ let package = Package(
         .target(
             name: "LogFerryNode",
             dependencies: [
+                "LogFerryBytes",
                 "LogFerrySpool",
                 "LogFerryWire",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -80,6 +85,7 @@ let package = Package(
             name: "logferry",
             dependencies: [
                 "CZlib",
+                "LogFerryBytes",
                 "LogFerrySpool",
                 "LogFerryWire",
                 "LogFerryNode",
@@ -94,10 +100,11 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
-        .testTarget(name: "LogFerrySpoolTests", dependencies: ["LogFerrySpool"]),
+        .testTarget(name: "LogFerryBytesTests", dependencies: ["LogFerryBytes"]),
+        .testTarget(name: "LogFerrySpoolTests", dependencies: ["LogFerryBytes", "LogFerrySpool"]),
         .testTarget(
             name: "LogFerryWireTests",
-            dependencies: ["CZlib", "LogFerrySpool", "LogFerryWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["CZlib", "LogFerryBytes", "LogFerryWire", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Vectors")]
         ),
         .testTarget(
@@ -112,7 +119,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 // `logferry` so the binary the tests run is built first.
-                "LogFerrySpool", "LogFerryWire", "LogFerryNode", "logferry",
+                "LogFerryBytes", "LogFerrySpool", "LogFerryWire", "LogFerryNode", "logferry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

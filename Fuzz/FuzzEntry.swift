@@ -3,7 +3,7 @@
 // Compiled by Fuzz/run.sh together with the NIO-free sources of LogFerryWire, so it calls the same pure
 // functions the NIO coders call. Any crash, sanitizer report or failed precondition is a finding.
 
-import LogFerrySpool
+import LogFerryBytes
 
 private let limits = WireLimits(
     maxFrameBytes: 1 << 16, maxUncompressedBytes: 1 << 20, maxEventsPerBatch: 1 << 12, maxWindow: 8)

@@ -2,7 +2,8 @@
 # Builds and runs the libFuzzer target for the frame and batch decoders.
 #   Fuzz/run.sh [seconds]   (default 300)
 # The fuzzer is built from the NIO-free sources of LogFerryWire (no NIOCore, no swift-crypto) plus the
-# spool's CRC32C, compiled as its own tiny LogFerrySpool module, with -sanitize=fuzzer,address.
+# LogFerryBytes module they import (CRC32C with its C shim, varints, byte order, the checked reader), compiled
+# as its own module, all with -sanitize=fuzzer,address.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -18,12 +19,23 @@ for file in "$root"/Sources/LogFerryWire/*.swift; do
     wire+=("$file")
 done
 
-swiftc -parse-as-library -O -sanitize=fuzzer,address -module-name LogFerrySpool -emit-module \
-    -emit-module-path "$build/LogFerrySpool.swiftmodule" -emit-object -o "$build/CRC32C.o" \
-    "$root/Sources/LogFerrySpool/CRC32C.swift"
-swiftc -parse-as-library -O -sanitize=fuzzer,address -module-name LogFerryWireFuzz \
+# The C shim of CRC32C, and a module map so that Swift imports it as it does under SwiftPM.
+cat > "$build/CLogFerryCRC32C.modulemap" <<EOF
+module CLogFerryCRC32C {
+    header "$root/Sources/CLogFerryCRC32C/include/logferry_crc32c.h"
+    export *
+}
+EOF
+clang -c -O2 -fsanitize=fuzzer-no-link,address -I "$root/Sources/CLogFerryCRC32C/include" \
+    "$root/Sources/CLogFerryCRC32C/crc32c_hardware.c" -o "$build/crc32c_hardware.o"
+modulemap=(-Xcc -fmodule-map-file="$build/CLogFerryCRC32C.modulemap")
+
+swiftc -parse-as-library -O -wmo -sanitize=fuzzer,address -module-name LogFerryBytes "${modulemap[@]}" \
+    -emit-module -emit-module-path "$build/LogFerryBytes.swiftmodule" -emit-object -o "$build/LogFerryBytes.o" \
+    "$root"/Sources/LogFerryBytes/*.swift
+swiftc -parse-as-library -O -sanitize=fuzzer,address -module-name LogFerryWireFuzz "${modulemap[@]}" \
     -I "$build" -I "$root/Sources/CZlib" \
-    "${wire[@]}" "$here/FuzzEntry.swift" "$build/CRC32C.o" -lz -o "$build/wire-fuzzer"
+    "${wire[@]}" "$here/FuzzEntry.swift" "$build/LogFerryBytes.o" "$build/crc32c_hardware.o" -lz -o "$build/wire-fuzzer"
 
 # Seed the corpus with the test vectors (every frame type and a sealed batch).
 python3 - "$root/Tests/LogFerryWireTests/Vectors/vectors.json" "$here/corpus" <<'PY'

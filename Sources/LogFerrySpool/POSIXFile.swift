@@ -1,50 +1,83 @@
 import Glibc
+import SystemPackage
 
-/// A failed system call: the errno and what was being done, for building `SpoolError`s.
-struct POSIXError: Error, CustomStringConvertible, Sendable {
-    var errno: Int32
-    var operation: String
-    var path: String
+/// A failed system call: the errno, what was being done and to which path. The spool builds its `SpoolError`s
+/// from it; the node's file tailer reports it as it is.
+package struct POSIXError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The `errno` value.
+    package var code: Int32
+    /// The call, e.g. "open" or "fdatasync".
+    package var operation: String
+    /// The file or directory; empty when the call was given only a descriptor.
+    package var path: String
 
-    var description: String { "\(operation) \(path): \(POSIXFile.describe(errno: errno))" }
+    /// Creates the error of `operation` on `path` that failed with `code`.
+    package init(code: Int32, operation: String, path: String) {
+        self.code = code
+        self.operation = operation
+        self.path = path
+    }
+
+    /// E.g. "open /var/log/app.log: Permission denied".
+    package var description: String {
+        let text = POSIXFile.describe(errno: code)
+        return path.isEmpty ? "\(operation): \(text)" : "\(operation) \(path): \(text)"
+    }
 
     /// ENOSPC, EFBIG and EDQUOT: the disk or the file size limit is full.
-    var isNoSpace: Bool { errno == ENOSPC || errno == EFBIG || errno == EDQUOT }
+    package var isNoSpace: Bool { code == ENOSPC || code == EFBIG || code == EDQUOT }
 }
 
-/// Thin wrappers over the POSIX calls the spool needs: EINTR retried, short reads and writes completed,
-/// errors thrown as `POSIXError`. File descriptors are plain `Int32`s owned by the caller.
-enum POSIXFile {
-    static func describe(errno code: Int32) -> String {
+/// Thin wrappers over the POSIX calls the spool and the file tailer need: EINTR retried, short reads and
+/// writes completed, errors thrown as `POSIXError`. File descriptors are plain `Int32`s owned by the caller.
+///
+/// Opening, closing, positioned reads and writes, `fstat` and `ftruncate` go through swift-system's
+/// `FileDescriptor` (which retries EINTR); what it lacks — `pwritev`, `fdatasync`, `fsync`, directories — calls
+/// Glibc here.
+package enum POSIXFile {
+    /// The `strerror` text of `code`.
+    package static func describe(errno code: Int32) -> String {
         guard let text = strerror(code) else { return "errno \(code)" }
         return String(cString: text)
     }
 
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(POSIXError) -> Int32 {
-        while true {
-            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-            if fd >= 0 { return fd }
-            if errno == EINTR { continue }
-            throw POSIXError(errno: errno, operation: "open", path: path)
+    /// Runs a swift-system call, its `Errno` as a ``POSIXError`` of `operation` on `path`.
+    private static func systemCall<R>(_ operation: String, _ path: String, _ body: () throws -> R) throws(POSIXError) -> R {
+        do {
+            return try body()
+        } catch {
+            throw POSIXError(code: (error as? Errno)?.rawValue ?? EIO, operation: operation, path: path)
         }
     }
 
-    static func close(_ fd: Int32) {
-        _ = Glibc.close(fd)
+    /// Opens `path` with the `open(2)` `flags` (`O_CLOEXEC` always added); `mode` applies when it creates.
+    package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(POSIXError) -> Int32 {
+        try systemCall("open", path) {
+            try FileDescriptor.open(
+                path,
+                FileDescriptor.AccessMode(rawValue: flags & O_ACCMODE),
+                options: FileDescriptor.OpenOptions(rawValue: flags & ~O_ACCMODE).union(.closeOnExec),
+                permissions: FilePermissions(rawValue: mode)
+            ).rawValue
+        }
+    }
+
+    /// Closes `fd`; an error (the descriptor is gone either way) is ignored.
+    package static func close(_ fd: Int32) {
+        try? FileDescriptor(rawValue: fd).close()
     }
 
     /// Writes all of `bytes` at `offset`.
     static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws(POSIXError) {
+        // Not `FileDescriptor.writeAll`: it would spin on a write that makes no progress; that is EIO here.
         var done = 0
         while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n > 0 {
-                done += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                throw POSIXError(errno: n < 0 ? errno : EIO, operation: "write", path: path)
+            let n = try systemCall("write", path) {
+                try FileDescriptor(rawValue: fd).write(
+                    toAbsoluteOffset: offset + Int64(done), UnsafeRawBufferPointer(rebasing: bytes[done...]))
             }
+            guard n > 0 else { throw POSIXError(code: EIO, operation: "write", path: path) }
+            done += n
         }
     }
 
@@ -60,7 +93,7 @@ enum POSIXFile {
             } while n < 0 && errno == EINTR
             return n
         }
-        if written < 0 { throw POSIXError(errno: errno, operation: "write", path: path) }
+        if written < 0 { throw POSIXError(code: errno, operation: "write", path: path) }
         guard written < total else { return }
         // Short write (rare: a signal or a nearly full disk): write what is left the slow way.
         var skip = written
@@ -83,22 +116,27 @@ enum POSIXFile {
         try result.get()
     }
 
+    /// One `pread` of at most `buffer.count` bytes at `offset`: how many were read, 0 at the end of the file.
+    package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(POSIXError) -> Int {
+        guard buffer.count > 0 else { return 0 }
+        return try systemCall("read", path) { try FileDescriptor(rawValue: fd).read(fromAbsoluteOffset: offset, into: buffer) }
+    }
+
     /// Reads up to `count` bytes at `offset`; fewer only at the end of the file.
-    static func read(_ fd: Int32, count: Int, at offset: Int64, path: String) throws(POSIXError) -> [UInt8] {
+    package static func read(_ fd: Int32, count: Int, at offset: Int64, path: String) throws(POSIXError) -> [UInt8] {
         guard count > 0 else { return [] }
         var failure: POSIXError?
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             var done = 0
             while done < count {
-                let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n > 0 {
+                do throws(POSIXError) {
+                    let n = try read(
+                        fd, into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[done...])),
+                        at: offset + Int64(done), path: path)
+                    if n == 0 { break }
                     done += n
-                } else if n == 0 {
-                    break
-                } else if errno == EINTR {
-                    continue
-                } else {
-                    failure = POSIXError(errno: errno, operation: "read", path: path)
+                } catch {
+                    failure = error
                     break
                 }
             }
@@ -109,23 +147,18 @@ enum POSIXFile {
     }
 
     static func size(_ fd: Int32, path: String) throws(POSIXError) -> Int64 {
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw POSIXError(errno: errno, operation: "stat", path: path) }
-        return Int64(info.st_size)
+        try systemCall("stat", path) { try FileDescriptor(rawValue: fd).stat().size }
     }
 
     static func truncate(_ fd: Int32, to length: Int64, path: String) throws(POSIXError) {
-        while ftruncate(fd, off_t(length)) != 0 {
-            if errno == EINTR { continue }
-            throw POSIXError(errno: errno, operation: "truncate", path: path)
-        }
+        try systemCall("truncate", path) { try FileDescriptor(rawValue: fd).resize(to: length) }
     }
 
     /// `fdatasync`: the data and the metadata needed to read it back (the file size).
     static func dataSync(_ fd: Int32, path: String) throws(POSIXError) {
         while fdatasync(fd) != 0 {
             if errno == EINTR { continue }
-            throw POSIXError(errno: errno, operation: "fdatasync", path: path)
+            throw POSIXError(code: errno, operation: "fdatasync", path: path)
         }
     }
 
@@ -137,7 +170,7 @@ enum POSIXFile {
             if errno == EINTR { continue }
             // Some file systems refuse fsync on directories; that is not a lost write.
             if errno == EINVAL || errno == EROFS { return }
-            throw POSIXError(errno: errno, operation: "fsync", path: path)
+            throw POSIXError(code: errno, operation: "fsync", path: path)
         }
     }
 
@@ -181,7 +214,7 @@ enum POSIXFile {
 
     static func makeDirectory(_ path: String) throws(POSIXError) {
         if Glibc.mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw POSIXError(errno: errno, operation: "mkdir", path: path)
+            throw POSIXError(code: errno, operation: "mkdir", path: path)
         }
     }
 
@@ -198,19 +231,19 @@ enum POSIXFile {
 
     static func unlink(_ path: String) throws(POSIXError) {
         if Glibc.unlink(path) != 0 && errno != ENOENT {
-            throw POSIXError(errno: errno, operation: "unlink", path: path)
+            throw POSIXError(code: errno, operation: "unlink", path: path)
         }
     }
 
     static func rename(_ from: String, _ to: String) throws(POSIXError) {
         if Glibc.rename(from, to) != 0 {
-            throw POSIXError(errno: errno, operation: "rename", path: to)
+            throw POSIXError(code: errno, operation: "rename", path: to)
         }
     }
 
     /// The names in a directory, without `.` and `..`.
     static func listDirectory(_ path: String) throws(POSIXError) -> [String] {
-        guard let dir = opendir(path) else { throw POSIXError(errno: errno, operation: "opendir", path: path) }
+        guard let dir = opendir(path) else { throw POSIXError(code: errno, operation: "opendir", path: path) }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {

@@ -1,3 +1,5 @@
+import LogFerryBytes
+
 /// The on-disk framing of one record in a segment (Docs/SPOOL.md, "Record").
 ///
 /// ```
@@ -59,16 +61,16 @@ public enum RecordFrame {
         guard bytes.count >= headerBytes,
               bytes[0] == magic[0], bytes[1] == magic[1], bytes[2] == magic[2], bytes[3] == magic[3]
         else { return nil }
-        let metadataLength = Int(bytes.loadLittleEndian(at: 4, as: UInt32.self))
-        let payloadLength = Int(bytes.loadLittleEndian(at: 8, as: UInt32.self))
+        let metadataLength = Int(bytes.readLittleEndian(UInt32.self, at: 4))
+        let payloadLength = Int(bytes.readLittleEndian(UInt32.self, at: 8))
         guard metadataLength <= maximumMetadataBytes,
               headerBytes + metadataLength + payloadLength <= maximumRecordBytes
         else { return nil }
         return Header(
             metadataLength: metadataLength,
             payloadLength: payloadLength,
-            sequence: bytes.loadLittleEndian(at: 12, as: UInt64.self),
-            checksum: bytes.loadLittleEndian(at: 20, as: UInt32.self)
+            sequence: bytes.readLittleEndian(UInt64.self, at: 12),
+            checksum: bytes.readLittleEndian(UInt32.self, at: 20)
         )
     }
 

@@ -1,3 +1,5 @@
+import LogFerryBytes
+
 /// The 48 bytes at the start of every segment file (Docs/SPOOL.md, "Segment file").
 ///
 /// ```
@@ -33,11 +35,11 @@ struct SegmentHeader: Equatable {
     /// Parses and checks a header; `nil` when short, of another format, or failing its CRC.
     init?(parsing bytes: [UInt8]) {
         guard bytes.count >= Self.bytes, Array(bytes[0..<8]) == Self.magic,
-              CRC32C.checksum(bytes[0..<40]) == bytes.loadLittleEndian(at: 40, as: UInt32.self)
+              CRC32C.checksum(bytes[0..<40]) == bytes.readLittleEndian(UInt32.self, at: 40)
         else { return nil }
         self.spoolID = SpoolID(uncheckedBytes: Array(bytes[8..<24]))
-        self.firstSequence = bytes.loadLittleEndian(at: 24, as: UInt64.self)
-        self.previousFirstSequence = bytes.loadLittleEndian(at: 32, as: UInt64.self)
+        self.firstSequence = bytes.readLittleEndian(UInt64.self, at: 24)
+        self.previousFirstSequence = bytes.readLittleEndian(UInt64.self, at: 32)
     }
 
     init(spoolID: SpoolID, firstSequence: UInt64, previousFirstSequence: UInt64) {

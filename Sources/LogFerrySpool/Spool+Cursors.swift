@@ -91,7 +91,7 @@ extension Spool {
         if error.operation == "fdatasync" || error.operation == "fsync" {
             return fail("cannot sync \(path): \(error)")
         }
-        return SpoolError(.io(errno: error.errno), "cannot write \(path): \(error)")
+        return SpoolError(.io(errno: error.code), "cannot write \(path): \(error)")
     }
 
     func checkName(_ name: String) throws {

@@ -1,4 +1,5 @@
 import Glibc
+import LogFerryBytes
 
 /// Reads a spool's records in sequence order, from a given sequence on.
 ///
@@ -152,12 +153,12 @@ public actor SpoolReader {
         let fd: Int32
         do throws(POSIXError) {
             fd = try POSIXFile.open(path, O_RDONLY)
-        } catch where error.errno == ENOENT {
+        } catch where error.code == ENOENT {
             // Deleted since the snapshot (its records were consumed or dropped): look again.
             try await refresh()
             return true
         } catch {
-            throw SpoolError(.io(errno: error.errno), "cannot open \(path) for reading: \(error)")
+            throw SpoolError(.io(errno: error.code), "cannot open \(path) for reading: \(error)")
         }
         let opened = OpenSegment(fd: fd, first: first, path: path, offset: Int64(SegmentHeader.bytes))
         let headerBytes = (try? POSIXFile.read(fd, count: SegmentHeader.bytes, at: 0, path: path)) ?? []
@@ -193,7 +194,7 @@ public actor SpoolReader {
         do throws(POSIXError) {
             return try POSIXFile.read(segment.fd, count: count, at: offset, path: segment.path)
         } catch {
-            throw SpoolError(.io(errno: error.errno), "cannot read \(segment.path): \(error)")
+            throw SpoolError(.io(errno: error.code), "cannot read \(segment.path): \(error)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import LogFerryBytes
 
 /// A small checksummed file replaced atomically (Docs/SPOOL.md, "State files").
 ///
@@ -33,13 +34,13 @@ enum StateFile {
 
     static func decode(_ bytes: [UInt8]) -> Contents {
         guard bytes.count >= 12, Array(bytes[0..<4]) == magic else { return .corrupt("not a LogFerry state file") }
-        let length = Int(bytes.loadLittleEndian(at: 4, as: UInt32.self))
+        let length = Int(bytes.readLittleEndian(UInt32.self, at: 4))
         guard bytes.count == 12 + length else {
             return .corrupt("length field says \(length) bytes, the file holds \(bytes.count - 12)")
         }
         var crc = CRC32C.checksum(bytes[0..<8])
         crc = CRC32C.checksum(bytes[12...], continuing: crc)
-        guard crc == bytes.loadLittleEndian(at: 8, as: UInt32.self) else { return .corrupt("CRC32C mismatch") }
+        guard crc == bytes.readLittleEndian(UInt32.self, at: 8) else { return .corrupt("CRC32C mismatch") }
         return .body(Array(bytes[12...]))
     }
 
@@ -47,7 +48,7 @@ enum StateFile {
         do {
             return decode(try POSIXFile.readWholeFile(path))
         } catch {
-            if error.errno == ENOENT { return .missing }
+            if error.code == ENOENT { return .missing }
             return .corrupt(error.description)
         }
     }
@@ -112,12 +113,12 @@ struct SpoolMeta: Equatable {
     }
 
     init?(decoding body: [UInt8]) {
-        guard body.count >= 52, body.loadLittleEndian(at: 0, as: UInt32.self) == Self.version else { return nil }
+        guard body.count >= 52, body.readLittleEndian(UInt32.self, at: 0) == Self.version else { return nil }
         spoolID = SpoolID(uncheckedBytes: Array(body[4..<20]))
-        reservedThrough = body.loadLittleEndian(at: 20, as: UInt64.self)
-        droppedBatches = body.loadLittleEndian(at: 28, as: UInt64.self)
-        droppedBytes = body.loadLittleEndian(at: 36, as: UInt64.self)
-        gaps = body.loadLittleEndian(at: 44, as: UInt64.self)
+        reservedThrough = body.readLittleEndian(UInt64.self, at: 20)
+        droppedBatches = body.readLittleEndian(UInt64.self, at: 28)
+        droppedBytes = body.readLittleEndian(UInt64.self, at: 36)
+        gaps = body.readLittleEndian(UInt64.self, at: 44)
     }
 }
 
@@ -133,6 +134,6 @@ extension SpoolCursorPosition {
 
     init?(decoding body: [UInt8]) {
         guard body.count >= 8 else { return nil }
-        self.init(committed: body.loadLittleEndian(at: 0, as: UInt64.self), state: Array(body[8...]))
+        self.init(committed: body.readLittleEndian(UInt64.self, at: 0), state: Array(body[8...]))
     }
 }

@@ -1,3 +1,5 @@
+import LogFerryBytes
+
 /// The uncompressed batch body: the bytes the zlib stream of a ``SealedBatch`` holds.
 ///
 /// Layout (Docs/PROTOCOL.md §Batch body), varints are unsigned LEB128, minimally encoded:
@@ -239,17 +241,6 @@ private struct FieldCache {
 }
 
 extension Array where Element == UInt8 {
-    /// Appends `value` as an unsigned LEB128 varint.
-    @inline(__always)
-    mutating func appendVarint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        append(UInt8(value))
-    }
-
     /// Appends a varint length and the UTF-8 bytes of `string`.
     mutating func appendVarintString(_ string: String) {
         var string = string

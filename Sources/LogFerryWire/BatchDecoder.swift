@@ -1,4 +1,4 @@
-import LogFerrySpool
+import LogFerryBytes
 
 /// Opens sealed batches: checks the limits and the CRC32C, inflates with a hard cap at the declared size,
 /// and parses the events.

@@ -1,4 +1,4 @@
-import LogFerrySpool
+import LogFerryBytes
 
 /// Seals batches: encodes the events (Docs/PROTOCOL.md §Batch body), compresses them with zlib and
 /// checksums the result with CRC32C.

@@ -1,3 +1,5 @@
+import LogFerryBytes
+
 extension Frame {
     /// The size of the length prefix.
     static let lengthPrefixSize = 4
@@ -21,7 +23,7 @@ extension Frame {
     /// Reads and checks the length prefix at the start of `bytes`; nil when fewer than 4 bytes are present.
     static func checkedLength(from bytes: UnsafeRawBufferPointer, maxFrameBytes: UInt32) throws(WireError) -> UInt32? {
         guard bytes.count >= lengthPrefixSize else { return nil }
-        let length = UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self))
+        let length = bytes.readBigEndian(UInt32.self, at: 0)
         guard length <= maxFrameBytes else { throw WireError(.frameTooLarge(length: length, limit: maxFrameBytes)) }
         guard length >= 1 else { throw WireError(.malformed("frame length 0 leaves no room for the type byte")) }
         return length

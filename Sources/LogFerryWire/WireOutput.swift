@@ -1,3 +1,5 @@
+import LogFerryBytes
+
 /// Somewhere frame and batch bytes are written to: a NIO `ByteBuffer` on the wire, a `[UInt8]` in the
 /// batch encoder, the fuzzer and the test vectors. One encoding routine serves all of them.
 protocol WireOutput {
@@ -46,7 +48,7 @@ func shortStringWireSize(_ string: String) -> Int {
 
 extension Array: WireOutput where Element == UInt8 {
     mutating func writeWireInteger<T: FixedWidthInteger>(_ value: T) {
-        Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
+        appendBigEndian(value)
     }
 
     mutating func writeWireBytes(_ bytes: UnsafeRawBufferPointer) {

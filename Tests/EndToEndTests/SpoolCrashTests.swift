@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryBytes
 import LogFerrySpool
 import Logging
 import Testing

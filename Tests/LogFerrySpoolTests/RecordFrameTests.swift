@@ -1,4 +1,5 @@
 import Testing
+import LogFerryBytes
 @testable import LogFerrySpool
 
 @Suite("Record framing and state files")
@@ -13,7 +14,7 @@ struct RecordFrameTests {
         #expect(Array(bytes[8..<12]) == [3, 0, 0, 0])
         #expect(Array(bytes[12..<20]) == [8, 7, 6, 5, 4, 3, 2, 1])
         let crc = CRC32C.checksum(Array(bytes[0..<20]) + [0xAA, 0xBB, 1, 2, 3])
-        #expect(bytes.loadLittleEndian(at: 20, as: UInt32.self) == crc)
+        #expect(bytes.readLittleEndian(UInt32.self, at: 20) == crc)
         #expect(Array(bytes[24...]) == [0xAA, 0xBB, 1, 2, 3])
     }
 

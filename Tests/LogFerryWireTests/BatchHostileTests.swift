@@ -1,4 +1,4 @@
-import LogFerrySpool
+import LogFerryBytes
 import LogFerryWire
 import Testing
 

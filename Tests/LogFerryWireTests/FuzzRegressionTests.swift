@@ -1,5 +1,5 @@
 import Foundation
-import LogFerrySpool
+import LogFerryBytes
 import LogFerryWire
 import NIOCore
 import Testing

@@ -1,3 +1,5 @@
+import LogFerryBytes
+
 /// A checkpoint list that could not be decoded.
 public struct FileCheckpointDecodingError: Error, CustomStringConvertible, Sendable {
     /// What is wrong with the bytes.
@@ -21,29 +23,40 @@ extension FileCheckpoint {
         var out: [UInt8] = []
         out.reserveCapacity(2 + checkpoints.count * 48)
         out.append(encodingVersion)
-        appendVarint(UInt64(checkpoints.count), to: &out)
+        out.appendVarint(UInt64(checkpoints.count))
         for checkpoint in checkpoints {
-            appendVarint(checkpoint.identity.device, to: &out)
-            appendVarint(checkpoint.identity.inode, to: &out)
-            var fingerprint = checkpoint.identity.fingerprint.bigEndian
-            withUnsafeBytes(of: &fingerprint) { out.append(contentsOf: $0) }
-            appendVarint(UInt64(checkpoint.identity.fingerprintLength), to: &out)
-            appendVarint(checkpoint.offset, to: &out)
+            out.appendVarint(checkpoint.identity.device)
+            out.appendVarint(checkpoint.identity.inode)
+            out.appendBigEndian(checkpoint.identity.fingerprint)
+            out.appendVarint(UInt64(checkpoint.identity.fingerprintLength))
+            out.appendVarint(checkpoint.offset)
             let path = Array(checkpoint.path.utf8)
-            appendVarint(UInt64(path.count), to: &out)
+            out.appendVarint(UInt64(path.count))
             out.append(contentsOf: path)
         }
         return out
     }
 
-    /// Decodes what ``encode(_:)`` made. Never traps on malformed input.
+    /// Decodes what ``encode(_:)`` made. Never traps on malformed input; refuses varints that are not
+    /// minimally encoded (``encode(_:)`` never writes one), so one checkpoint list has one encoding.
     public static func decode(_ bytes: [UInt8]) throws(FileCheckpointDecodingError) -> [FileCheckpoint] {
-        var reader = Reader(bytes: bytes)
-        let version = try reader.byte()
+        do {
+            return try decodeList(bytes)
+        } catch let error as FileCheckpointDecodingError {
+            throw error
+        } catch {
+            // A `ByteDecodingError`: the bytes end early or hold a varint that is too long or not minimal.
+            throw FileCheckpointDecodingError(reason: "\(error)")
+        }
+    }
+
+    private static func decodeList(_ bytes: [UInt8]) throws -> [FileCheckpoint] {
+        var reader = ByteReader(bytes)
+        let version = try reader.readUInt8()
         guard version == encodingVersion else {
             throw FileCheckpointDecodingError(reason: "unknown version \(version), expected \(encodingVersion)")
         }
-        let count = try reader.varint()
+        let count = try reader.readVarint()
         // Each entry takes at least 13 bytes; refuse counts the input cannot hold before allocating.
         guard count <= UInt64(bytes.count / 13) else {
             throw FileCheckpointDecodingError(reason: "count \(count) larger than the \(bytes.count) bytes can hold")
@@ -51,16 +64,15 @@ extension FileCheckpoint {
         var result: [FileCheckpoint] = []
         result.reserveCapacity(Int(count))
         for _ in 0..<count {
-            let device = try reader.varint()
-            let inode = try reader.varint()
-            let fingerprint = try reader.uint64()
-            let fingerprintLength = try reader.varint()
+            let device = try reader.readVarint()
+            let inode = try reader.readVarint()
+            let fingerprint = try reader.readBigEndian(UInt64.self)
+            let fingerprintLength = try reader.readVarint()
             guard fingerprintLength <= UInt64(UInt32.max) else {
                 throw FileCheckpointDecodingError(reason: "fingerprint length \(fingerprintLength) out of range")
             }
-            let offset = try reader.varint()
-            let pathLength = try reader.varint()
-            let pathBytes = try reader.bytes(pathLength)
+            let offset = try reader.readVarint()
+            let pathBytes = try reader.readSlice(count: reader.readVarintLength())
             let identity = FileIdentity(
                 device: device,
                 inode: inode,
@@ -70,58 +82,8 @@ extension FileCheckpoint {
             result.append(FileCheckpoint(identity: identity, path: String(decoding: pathBytes, as: UTF8.self), offset: offset))
         }
         guard reader.isAtEnd else {
-            throw FileCheckpointDecodingError(reason: "\(bytes.count - reader.index) trailing bytes")
+            throw FileCheckpointDecodingError(reason: "\(reader.remaining) trailing bytes")
         }
         return result
-    }
-
-    private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-    }
-
-    private struct Reader {
-        let bytes: [UInt8]
-        var index = 0
-
-        var isAtEnd: Bool { index == bytes.count }
-
-        mutating func byte() throws(FileCheckpointDecodingError) -> UInt8 {
-            guard index < bytes.count else { throw FileCheckpointDecodingError(reason: "truncated at byte \(index)") }
-            defer { index += 1 }
-            return bytes[index]
-        }
-
-        mutating func varint() throws(FileCheckpointDecodingError) -> UInt64 {
-            var result: UInt64 = 0
-            var shift: UInt64 = 0
-            while true {
-                let b = try byte()
-                guard shift < 64, !(shift == 63 && b > 1) else {
-                    throw FileCheckpointDecodingError(reason: "varint overflow at byte \(index - 1)")
-                }
-                result |= UInt64(b & 0x7F) << shift
-                if b & 0x80 == 0 { return result }
-                shift += 7
-            }
-        }
-
-        mutating func uint64() throws(FileCheckpointDecodingError) -> UInt64 {
-            var result: UInt64 = 0
-            for _ in 0..<8 { result = (result << 8) | UInt64(try byte()) }
-            return result
-        }
-
-        mutating func bytes(_ count: UInt64) throws(FileCheckpointDecodingError) -> ArraySlice<UInt8> {
-            guard count <= UInt64(bytes.count - index) else {
-                throw FileCheckpointDecodingError(reason: "string of \(count) bytes runs past the end at byte \(index)")
-            }
-            defer { index += Int(count) }
-            return bytes[index..<index + Int(count)]
-        }
     }
 }

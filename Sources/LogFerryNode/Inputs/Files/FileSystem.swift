@@ -3,17 +3,12 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import LogFerrySpool
 
-/// An `errno` value with its text, for operator-facing messages.
-struct SystemError: Error, CustomStringConvertible, Equatable {
-    var code: CInt
-
-    var description: String { "\(String(cString: strerror(code))) (errno \(code))" }
-
-    static var current: SystemError { SystemError(code: errno) }
-}
-
-/// The few POSIX file calls the tailer makes, with `EINTR` handled and results typed.
+/// The few POSIX file calls the tailer makes, results typed, failures as the spool's ``POSIXError``.
+///
+/// Opening, closing and reading go through the spool's `POSIXFile` (swift-system underneath, `EINTR` retried);
+/// `stat`, `glob` and directory scans, which it has no use for, are here.
 enum FileSystem {
     /// The parts of `struct stat` the tailer uses.
     struct Status {
@@ -30,57 +25,34 @@ enum FileSystem {
         }
     }
 
-    static func status(path: String) -> Result<Status, SystemError> {
+    static func status(path: String) -> Result<Status, POSIXError> {
         var st = stat()
-        guard stat(path, &st) == 0 else { return .failure(.current) }
+        guard stat(path, &st) == 0 else { return .failure(POSIXError(code: errno, operation: "stat", path: path)) }
         return .success(Status(st))
     }
 
-    static func status(descriptor: CInt) -> Result<Status, SystemError> {
+    static func status(descriptor: CInt) -> Result<Status, POSIXError> {
         var st = stat()
-        guard fstat(descriptor, &st) == 0 else { return .failure(.current) }
+        guard fstat(descriptor, &st) == 0 else { return .failure(POSIXError(code: errno, operation: "fstat", path: "")) }
         return .success(Status(st))
     }
 
-    static func openForReading(path: String) -> Result<CInt, SystemError> {
-        while true {
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-            if fd >= 0 { return .success(fd) }
-            if errno == EINTR { continue }
-            return .failure(.current)
-        }
+    static func openForReading(path: String) -> Result<CInt, POSIXError> {
+        Result { () throws(POSIXError) in try POSIXFile.open(path, O_RDONLY | O_NOCTTY) }
     }
 
     static func close(descriptor: CInt) {
-        _ = Glibc.close(descriptor)
+        POSIXFile.close(descriptor)
     }
 
-    /// `pread` that retries on `EINTR`; returns the number of bytes read (0 at end of file).
-    static func read(descriptor: CInt, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return .success(0) }
-        while true {
-            let n = pread(descriptor, base, buffer.count, off_t(offset))
-            if n >= 0 { return .success(n) }
-            if errno == EINTR { continue }
-            return .failure(.current)
-        }
+    /// One `pread` (`EINTR` retried); returns the number of bytes read (0 at end of file).
+    static func read(descriptor: CInt, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, POSIXError> {
+        Result { () throws(POSIXError) in try POSIXFile.read(descriptor, into: buffer, at: Int64(offset), path: "") }
     }
 
     /// Reads up to `count` bytes at `offset`, fewer at end of file.
-    static func read(descriptor: CInt, count: Int, at offset: UInt64) -> Result<[UInt8], SystemError> {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let result = bytes.withUnsafeMutableBytes { raw in
-                read(descriptor: descriptor, into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]), at: offset + UInt64(filled))
-            }
-            switch result {
-            case .success(0): bytes.removeLast(count - filled); return .success(bytes)
-            case .success(let n): filled += n
-            case .failure(let error): return .failure(error)
-            }
-        }
-        return .success(bytes)
+    static func read(descriptor: CInt, count: Int, at offset: UInt64) -> Result<[UInt8], POSIXError> {
+        Result { () throws(POSIXError) in try POSIXFile.read(descriptor, count: count, at: Int64(offset), path: "") }
     }
 
     /// Paths matching a `glob(3)` pattern, sorted. A pattern without wildcards yields the path if it exists.

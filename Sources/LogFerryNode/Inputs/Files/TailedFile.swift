@@ -1,3 +1,5 @@
+import LogFerrySpool
+
 /// The tailer's state for one file (keyed by device and inode).
 ///
 /// Invariant: `readOffset` is `offset` plus the bytes of the current, not yet handed out line
@@ -28,7 +30,7 @@ struct TailedFile {
     var lastSize: UInt64 = 0
     var lastGrowth: ContinuousClock.Instant
     /// The open error logged for this file, so that it is logged once, not at every retry.
-    var reportedOpenError: SystemError?
+    var reportedOpenError: POSIXError?
 
     var hasPartialLine: Bool { lines.hasUnfinishedLine }
 

@@ -1,5 +1,5 @@
 import Testing
-@testable import LogFerrySpool
+@testable import LogFerryBytes
 
 @Suite("CRC32C")
 struct CRC32CTests {

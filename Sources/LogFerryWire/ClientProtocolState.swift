@@ -52,7 +52,10 @@ public struct ClientProtocolState: Sendable {
     public private(set) var commitPoint: UInt64
     /// The records sent (or being sent) and not yet acknowledged or resolved, oldest first.
     public private(set) var inFlight: [(sequence: UInt64, resolved: Bool)] = []
+    /// The highest record ever sent on this connection (acks up to it are legal).
     private var highestSent: UInt64 = 0
+    /// The last record sent; the next must be above it (it drops back after a refusal, to resend).
+    private var lastSent: UInt64 = 0
 
     /// Creates the state of one client connection.
     ///
@@ -124,6 +127,7 @@ public struct ClientProtocolState: Sendable {
             phase = .established
             commitPoint = max(commitPoint, welcome.resumeSequence)
             highestSent = commitPoint
+            lastSent = commitPoint
             return .resume(resumeAfter: commitPoint, welcome: welcome)
         case (.awaitingWelcome, .refuse(let refusal)):
             phase = .closed
@@ -146,7 +150,7 @@ public struct ClientProtocolState: Sendable {
             }
             // Everything unresolved will be sent again (on this connection, or on the next).
             inFlight.removeAll()
-            highestSent = commitPoint
+            lastSent = commitPoint
             if refusal.sequence == 0 || refusal.code == .protocolViolation || refusal.code == .unauthorized
                 || refusal.code == .unsupportedVersion
             {
@@ -164,11 +168,12 @@ public struct ClientProtocolState: Sendable {
     ///   record is at or below the commit point.
     public mutating func send(_ sequence: UInt64) throws(WireError) {
         guard canSend else { throw illegal("batch \(sequence) (\(inFlight.count) in flight)") }
-        guard sequence > commitPoint, sequence > highestSent else {
-            throw illegal("batch \(sequence) (committed \(commitPoint), sent up to \(highestSent))")
+        guard sequence > commitPoint, sequence > lastSent else {
+            throw illegal("batch \(sequence) (committed \(commitPoint), last sent \(lastSent))")
         }
         inFlight.append((sequence, false))
-        highestSent = sequence
+        lastSent = sequence
+        highestSent = max(highestSent, sequence)
     }
 
     /// Records that record `sequence` needs no ack: it was quarantined (refused as malformed, or unreadable
@@ -178,9 +183,10 @@ public struct ClientProtocolState: Sendable {
         let before = commitPoint
         if let index = inFlight.firstIndex(where: { $0.sequence == sequence }) {
             inFlight[index].resolved = true
-        } else if sequence > highestSent {
+        } else if sequence > lastSent {
             // Skipped without being sent: it settles once everything before it has.
-            highestSent = sequence
+            lastSent = sequence
+            highestSent = max(highestSent, sequence)
             inFlight.append((sequence, true))
         }
         settle()

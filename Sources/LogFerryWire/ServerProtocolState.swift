@@ -58,6 +58,12 @@ public struct ServerProtocolState: Sendable {
     private var partial: (sequence: UInt64, nextPart: UInt16, partCount: UInt16)?
     /// Set when a record was refused for a reason the client resends on; later records wait for it.
     private var blockedAt: UInt64?
+    /// Records handed to the node to store and not yet stored, in arrival order.
+    private var outstanding: [UInt64] = []
+    /// Records refused (not malformed) and not yet stored again: no ack may cover them.
+    private var holes: Set<UInt64> = []
+    /// The highest record stored.
+    private var highestStored: UInt64 = 0
 
     /// Creates the state of one server connection; `key` nil means no authentication.
     public init(limits: WireLimits = .default, versions: ClosedRange<UInt16> = ProtocolVersion.supported, key: [UInt8]?) {
@@ -179,6 +185,7 @@ public struct ServerProtocolState: Sendable {
         if frame.isLastPart {
             partial = nil
             acceptedThrough = frame.sequence
+            outstanding.append(frame.sequence)
         } else {
             partial = (frame.sequence, frame.part + 1, frame.partCount)
         }
@@ -186,13 +193,23 @@ public struct ServerProtocolState: Sendable {
     }
 
     /// Records that `frame` is durably stored (or was already held); returns the ack to send when it was the
-    /// last part of its record. Call in arrival order.
+    /// last part of its record. The ack never covers a record still being stored or refused. A record taken
+    /// after one that was then refused is dropped (the node must not store it; the client sends it again):
+    /// its `stored` is ignored.
     public mutating func stored(_ frame: BatchFrame) -> Frame? {
-        guard phase == .established, frame.isLastPart, frame.sequence > acknowledged else { return nil }
-        // A cumulative ack past a refused record would cover it: wait until it is sent again.
-        if let blockedAt, frame.sequence >= blockedAt { return nil }
-        acknowledged = frame.sequence
-        return .ack(frame.sequence)
+        // A record taken before a refusal of an earlier one was dropped by the node and will come again.
+        guard phase == .established, frame.isLastPart, let index = outstanding.firstIndex(of: frame.sequence) else {
+            return nil
+        }
+        outstanding.remove(at: index)
+        holes.remove(frame.sequence)
+        highestStored = max(highestStored, frame.sequence)
+        // A cumulative ack covers everything below it: never past a record still being stored or refused.
+        var point = highestStored
+        if let lowest = (outstanding + holes).min() { point = min(point, lowest - 1) }
+        guard point > acknowledged else { return nil }
+        acknowledged = point
+        return .ack(point)
     }
 
     /// Records that the node could not take `frame` and returns the refusal to send. After `malformed` the
@@ -202,9 +219,13 @@ public struct ServerProtocolState: Sendable {
         if phase == .established {
             partial = nil
             if code == .malformed {
+                outstanding.removeAll { $0 == frame.sequence }
                 acceptedThrough = max(acceptedThrough, frame.sequence)
             } else {
+                // The node drops what it took after the refused record; the client sends all of it again.
+                outstanding.removeAll { $0 >= frame.sequence }
                 blockedAt = frame.sequence
+                holes.insert(frame.sequence)
                 acceptedThrough = min(acceptedThrough, frame.sequence - 1)
             }
         }

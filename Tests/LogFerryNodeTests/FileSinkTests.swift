@@ -17,16 +17,26 @@ struct FileSinkPieceTests {
 
     @Test("file-safe names")
     func fileSafe() {
-        #expect(FileSinkWriter.fileSafe("/var/log/nginx/access.log") == "var_log_nginx_access.log")
-        #expect(FileSinkWriter.fileSafe("stdin") == "stdin")
-        #expect(FileSinkWriter.fileSafe("../../etc/passwd") == "etc_passwd")
-        #expect(FileSinkWriter.fileSafe("..") == "unnamed")
-        #expect(FileSinkWriter.outputName("/var/log/app.log") == "var_log_app.log")
+        #expect(FileSinkWriter.outputName("/var/log/nginx/access.log") == "_var_log_nginx_access.log")
+        #expect(FileSinkWriter.outputName("/var/log/my_app.log") == "_var_log_my%5Fapp.log")
         #expect(FileSinkWriter.outputName("stdin") == "stdin.log")
-        #expect(FileSinkWriter.fileSafe("") == "unnamed")
-        #expect(FileSinkWriter.fileSafe("héllo wörld") == "h_llo_w_rld")
-        #expect(FileSinkWriter.fileSafe(String(repeating: "x", count: 500)).count == 200)
+        #expect(OutputName.component("../../etc/passwd") == "%2E.%2F..%2Fetc%2Fpasswd")
+        #expect(OutputName.component("..") == "%2E.")
+        #expect(OutputName.component("") == "%")
+        #expect(OutputName.component("héllo wörld") == "héllo%20wörld")
+        #expect(OutputName.component("日本") == "日本")
+        #expect(OutputName.component(String(repeating: "x", count: 500)).utf8.count <= OutputName.maxBytes)
+        // One-to-one: the names that used to share a directory no longer do.
+        let names = ["a_b", "a/b", #"a\0b"#, "a\u{0}b", "", "..", ".", "ééé", "日本", "%", "%25", "_", "a b", "a%20b",
+                     String(repeating: "y", count: 300), String(repeating: "y", count: 301)]
+        #expect(Set(names.map { OutputName.component($0) }).count == names.count)
+        #expect(Set(names.map { OutputName.source($0) }).count == names.count)
+        for name in names {
+            let component = OutputName.component(name)
+            #expect(!component.contains("/") && !component.hasPrefix(".") && !component.contains("\u{0}"))
+        }
     }
+
 
     @Test("raw format escapes newlines, carriage returns and backslashes, one line per event")
     func rawFormat() {

@@ -6,14 +6,53 @@ final class OutputFile {
     private(set) var descriptor: Int32
     private(set) var dirty = false
 
-    /// Opens (creating when missing) `path`, making its parent directories.
+    /// Opens (creating when missing) `path`, making its parent directories; a new file or directory is made
+    /// durable in its parent directory, so a crash cannot lose a file whose lines were committed.
     init(path: String) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Self.makeDirectory(directory)
+        let existed = Self.size(of: path) != nil
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw OutputFileError(path: path, operation: "open", errno: errno) }
         self.descriptor = fd
+        if !existed { try Self.syncDirectory(directory) }
+    }
+
+    /// Makes `path` and its missing parents, fsyncing each parent that gained an entry.
+    static func makeDirectory(_ path: String) throws {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw OutputFileError(path: path, operation: "use as a directory (it is a file)", errno: ENOTDIR)
+            }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path { try makeDirectory(parent) }
+        if mkdir(path, 0o755) != 0, errno != EEXIST {
+            throw OutputFileError(path: path, operation: "create the directory", errno: errno)
+        }
+        if !parent.isEmpty { try syncDirectory(parent) }
+    }
+
+    /// The highest `k` for which `path.k` exists (0 when none): rotations already present.
+    static func highestRotation(of path: String) -> UInt32 {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent + "."
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
+        return entries.compactMap { entry in
+            entry.hasPrefix(name) ? UInt32(entry.dropFirst(name.count)) : nil
+        }.max() ?? 0
+    }
+
+    /// Checks that the sink can create and write files under `directory`, with an error that names the
+    /// path and the fix.
+    static func checkWritable(_ directory: String) throws {
+        try makeDirectory(directory)
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw OutputFileError(path: directory, operation: "write into the output directory", errno: errno)
+        }
     }
 
     deinit {
@@ -84,6 +123,6 @@ public struct OutputFileError: Error, CustomStringConvertible {
 
     /// An operator-facing description.
     public var description: String {
-        "file sink cannot \(operation) \(path): \(String(cString: strerror(errno))). Check the disk space and permissions of the output directory; nothing is lost, the batch waits in the spool."
+        "file sink cannot \(operation) \(path): \(String(cString: strerror(errno))). Check the disk space and permissions of the output directory (the node's user must be able to write there, e.g. chown it to that user); nothing is lost, the batches wait in the spool and the sink retries."
     }
 }

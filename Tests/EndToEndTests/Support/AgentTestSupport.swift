@@ -244,11 +244,12 @@ func waitUntil(
 
 /// What a receiver wrote under its `--out` directory.
 enum ReceivedOutput {
-    /// Every output file (recursively) as `host/name` → its bytes.
+    /// Every output file (recursively) as `host/name` → its bytes; the sink's own state (`.logferry/`) is not output.
     static func files(in out: String) -> [String: [UInt8]] {
         var result: [String: [UInt8]] = [:]
         guard let enumerator = FileManager.default.enumerator(atPath: out) else { return result }
         while let relative = enumerator.nextObject() as? String {
+            if relative.hasPrefix(".logferry") { continue }
             let path = out + "/" + relative
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,

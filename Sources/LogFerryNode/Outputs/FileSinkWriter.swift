@@ -1,0 +1,218 @@
+import Foundation
+import LogFerrySpool
+import LogFerryWire
+
+/// The mutable half of a file sink, owned by its run loop.
+///
+/// Its committed state — every output file's rotation generation and length, and per origin what has been
+/// written — lives in a state file **next to the output files** (`OUT/.logferry/file-sink.state`), written
+/// after the files are fsynced and before the spool cursor moves. So the state always describes these very
+/// files: a wiped or restored spool cannot make the sink cut bytes it did not write, and re-reading spool
+/// records it already wrote is harmless (the origin ledger skips them). A file it has no state for is adopted
+/// as it is.
+struct FileSinkWriter {
+    let sink: FileSink
+    private var committedState: FileSinkState
+    private var liveState: FileSinkState
+    private(set) var committedThrough: UInt64
+    private var writtenThrough: UInt64
+    private var open: [String: OutputFile] = [:]
+    private var buffers: [String: [UInt8]] = [:]
+    private var hostDirectories: [String: String] = [:]
+    private let root: String
+    private let statePath: String
+
+    /// At most this many output files stay open; the least recently used is synced and closed.
+    static let maxOpenFiles = 256
+    /// The directory inside the output root that holds the sink's state (never an output host directory:
+    /// host directory names never start with a dot).
+    static let stateDirectory = ".logferry"
+
+    init(sink: FileSink) async throws {
+        self.sink = sink
+        self.root = sink.configuration.directory
+        self.statePath = root + "/" + Self.stateDirectory + "/file-sink-\(sink.configuration.cursorName).state"
+        try OutputFile.makeDirectory(root + "/" + Self.stateDirectory)
+        let position = try await sink.spool.cursor(named: sink.configuration.cursorName)
+        var state: FileSinkState
+        switch DurableStateFile.read(statePath) {
+        case .body(let body):
+            state = try FileSinkState(decoding: body)
+        case .corrupt(let reason):
+            // Refuse to guess: cutting files from a damaged state could lose lines.
+            throw OutputFileError(path: statePath, operation: "read its state (\(reason)); move it away to adopt the files as they are", errno: EIO)
+        case .missing:
+            // A sink from before the state moved here keeps it in its cursor.
+            state = try FileSinkState(decoding: position.state)
+        }
+        self.committedState = state
+        self.liveState = state
+        self.committedThrough = position.committed
+        self.writtenThrough = position.committed
+        try recover()
+    }
+
+    /// Cuts every output file back to its committed length (bytes this sink wrote after its last commit),
+    /// finishing or undoing a rotation cut short; a file now shorter than its committed length was changed
+    /// by someone else and is adopted as it is.
+    private mutating func recover() throws {
+        var changed = false
+        for (relative, entry) in committedState.files {
+            let path = root + "/" + relative
+            let rotated = path + ".\(entry.generation + 1)"
+            let size = OutputFile.size(of: path)
+            if OutputFile.size(of: rotated) != nil {
+                // Rotated after the last commit: the current file holds only uncommitted lines.
+                try OutputFile.truncate(path, to: 0)
+                committedState.files[relative] = .init(generation: entry.generation + 1, length: 0)
+                changed = true
+                sink.logger.info("file sink: finished an interrupted rotation of \(path)")
+            } else if let size, size > entry.length {
+                try OutputFile.truncate(path, to: entry.length)
+                sink.logger.info("file sink: cut \(path) back from \(size) to its committed \(entry.length) bytes")
+            } else if (size ?? 0) < entry.length {
+                sink.logger.warning("file sink: \(path) is shorter (\(size ?? 0) bytes) than this sink wrote (\(entry.length)); someone else changed it; adopting it as it is")
+                committedState.files[relative] = .init(generation: entry.generation, length: size ?? 0)
+                changed = true
+            }
+        }
+        liveState = committedState
+        if changed { try saveState(committedState) }
+    }
+
+    /// Writes the events of one spool record to their files (not yet durable), skipping what was written before.
+    mutating func write(_ record: SpoolRecord, decoder: inout BatchDecoder) async throws {
+        var batch: Batch
+        let coverage: OriginCoverage
+        do {
+            let sealed = try SealedBatch(serialized: record.payload)
+            batch = try decoder.decode(sealed)
+            coverage = OriginCoverage.of(
+                sequence: record.sequence, metadata: try RecordMetadata(decoding: record.metadata),
+                eventCount: sealed.eventCount, spoolID: sink.spool.id)
+        } catch {
+            sink.quarantined.increment()
+            sink.logger.error("file sink: spool record \(record.sequence) does not decode (\(error)); skipping it")
+            writtenThrough = record.sequence
+            return
+        }
+        // Exactly once by origin: a batch that reached the spool twice, or a record read again, is written once.
+        switch liveState.ledger.missing(coverage) {
+        case .nothing:
+            sink.duplicates.increment()
+            writtenThrough = record.sequence
+            return
+        case .everything:
+            break
+        case .some(let pieces):
+            var kept: [Event] = []
+            for part in OriginCoverage.grouping(pieces, origin: coverage.origin) {
+                kept += OriginTrimmer.select(batch.events, of: coverage, within: part)
+            }
+            batch.events = kept
+        }
+        liveState.ledger.insert(coverage, now: ListenerState.now())
+        let format = sink.configuration.format
+        let hostDirectory = self.hostDirectory(batch.host)
+        for event in batch.events {
+            let relative = hostDirectory + "/" + Self.outputName(event.source)
+            format.append(event, host: batch.host, to: &buffers[relative, default: []])
+        }
+        for relative in buffers.keys where liveState.files[relative] == nil {
+            adopt(relative)
+        }
+        for (relative, bytes) in buffers where !bytes.isEmpty {
+            try file(relative).write(bytes)
+            liveState.files[relative, default: .init(generation: 0, length: 0)].length += UInt64(bytes.count)
+            sink.bytesOut.increment(by: Int64(bytes.count))
+        }
+        sink.eventsOut.increment(by: Int64(batch.events.count))
+        buffers.removeAll(keepingCapacity: true)
+        writtenThrough = record.sequence
+    }
+
+    /// Takes over a file this sink has no state for: its current bytes are kept (committed with the next
+    /// commit) and its rotations continue after the highest `NAME.k` already present.
+    private mutating func adopt(_ relative: String) {
+        let path = root + "/" + relative
+        let length = OutputFile.size(of: path) ?? 0
+        let generation = OutputFile.highestRotation(of: path)
+        if length > 0 || generation > 0 {
+            sink.logger.info("file sink: adopting \(path) as it is (\(length) bytes, \(generation) rotation(s)); new lines are appended")
+        }
+        liveState.files[relative] = .init(generation: generation, length: length)
+    }
+
+    /// Makes the written lines durable, then the state next to them, then the spool cursor; rotates big files.
+    mutating func commit() async throws {
+        guard writtenThrough > committedThrough else { return }
+        for file in open.values { try file.sync() }
+        try saveState(liveState)
+        committedState = liveState
+        try await sink.spool.commit(cursor: sink.configuration.cursorName, through: writtenThrough)
+        committedThrough = writtenThrough
+        try rotateBigFiles()
+    }
+
+    private func saveState(_ state: FileSinkState) throws {
+        do {
+            try DurableStateFile.write(state.encoded(), to: statePath)
+        } catch {
+            throw OutputFileError(path: statePath, operation: "write its state (\(error))", errno: EIO)
+        }
+    }
+
+    private mutating func rotateBigFiles() throws {
+        for (relative, entry) in liveState.files where entry.length >= sink.configuration.maxFileBytes {
+            let path = root + "/" + relative
+            try open.removeValue(forKey: relative)?.close()
+            // Never overwrite an existing NAME.k: take the next free number, and commit the generation just
+            // before it first, so an interrupted rotation is recognised (NAME.(generation + 1) exists).
+            var next = entry.generation + 1
+            while OutputFile.size(of: path + ".\(next)") != nil { next += 1 }
+            if next != entry.generation + 1 {
+                liveState.files[relative]?.generation = next - 1
+                try saveState(liveState)
+            }
+            let target = path + ".\(next)"
+            guard rename(path, target) == 0 else {
+                throw OutputFileError(path: path, operation: "rotate (rename to \(target))", errno: errno)
+            }
+            try OutputFile.syncDirectory((path as NSString).deletingLastPathComponent)
+            liveState.files[relative] = .init(generation: next, length: 0)
+            try saveState(liveState)
+            committedState = liveState
+        }
+    }
+
+    /// Commits and closes every file.
+    mutating func finish() async throws {
+        try await commit()
+        for file in open.values { try file.close() }
+        open.removeAll()
+    }
+
+    private mutating func file(_ relative: String) throws -> OutputFile {
+        if let file = open[relative] { return file }
+        if open.count >= Self.maxOpenFiles, let victim = open.keys.first {
+            try open.removeValue(forKey: victim)?.close()
+        }
+        let file = try OutputFile(path: root + "/" + relative)
+        open[relative] = file
+        return file
+    }
+
+    /// The host directory for `host`, computed once per host.
+    private mutating func hostDirectory(_ host: String) -> String {
+        if let known = hostDirectories[host] { return known }
+        let name = OutputName.component(host)
+        hostDirectories[host] = name
+        return name
+    }
+
+    /// The output file name for a source: its path-safe name with `.log` (not doubled).
+    static func outputName(_ source: String) -> String {
+        let safe = OutputName.source(source)
+        return safe.hasSuffix(".log") ? safe : safe + ".log"
+    }
+}

@@ -24,6 +24,8 @@ extension Spool {
             if let tail, tail.writeOffset >= Int64(configuration.segmentBytes) { needed += Int64(SegmentHeader.bytes) }
             if segments.isEmpty { needed += Int64(SegmentHeader.bytes) }
             if totalBytes + needed <= Int64(maxBytes) { return true }
+            // Records kept only for replay go first, whatever the policy: they never block or drop new data.
+            if dropRetainedSegment() { continue }
             switch configuration.capacityPolicy {
             case .dropNewest:
                 return false
@@ -71,7 +73,8 @@ extension Spool {
         try roll()
         let before = segments.count
         deleteConsumedSegments()
-        return segments.count < before
+        // With retention the sealed tail may be kept; it is now a consumed segment the caller can drop.
+        return segments.count < before || configuration.retains
     }
 
     /// Deletes, oldest first, the segments every cursor has passed. With no cursor nothing is deleted.
@@ -79,16 +82,18 @@ extension Spool {
     /// The cursor state is written before this runs, so a crash between two unlinks only leaves segments that
     /// the next open deletes again.
     func deleteConsumedSegments() {
-        guard let minimum = cursors.values.map(\.committed).min() else { return }
+        var consumed = consumedSegmentCount()
         var deleted = false
-        while segments.count >= 2, segments[1].first <= minimum &+ 1 {
+        while consumed > 0, !retainsOldest(of: consumed) {
             guard deleteSegment(segments[0]) else { break }
+            consumed -= 1
             deleted = true
         }
         if deleted {
             updateGauges()
             waiters.resumeCapacity()
         }
+        metrics.retainedBytes.record(retainedBytes)
     }
 
     /// Unlinks one segment (the oldest) and forgets it.

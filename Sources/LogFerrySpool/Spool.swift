@@ -50,6 +50,8 @@ public actor Spool {
 
     var droppedBatches: UInt64
     var droppedBytes: UInt64
+    /// Delivered batches dropped from retention under capacity pressure (this process).
+    var retainedDroppedBatches: UInt64 = 0
     var gapCount: UInt64
     var knownGaps: Set<UInt64> = []
     var quarantinedCount: UInt64

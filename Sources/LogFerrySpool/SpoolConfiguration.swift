@@ -13,6 +13,15 @@ public struct SpoolConfiguration: Sendable {
     /// The largest record (header, metadata and payload) an append accepts. Larger batches are refused with
     /// `SpoolError.Kind.recordTooLarge` so that a caller splits them.
     public var maxRecordBytes: Int
+    /// Acknowledged records are kept for replay while the kept segments total at most this many bytes
+    /// (0: no byte limit). Retention is off when this is 0 and ``retainAge`` is nil: segments are deleted
+    /// once every cursor has passed them.
+    public var retainBytes: Int64 = 0
+    /// Acknowledged records are kept for replay while their segment was written to within this time.
+    public var retainAge: Duration? = nil
+
+    /// Whether acknowledged records are kept at all.
+    public var retains: Bool { retainBytes > 0 || retainAge != nil }
 
     /// Makes a configuration; the defaults suit a relay's ack path (64 MiB segments, fsync `always`, no cap).
     public init(
@@ -21,8 +30,12 @@ public struct SpoolConfiguration: Sendable {
         fsync: FsyncPolicy = .always,
         maxBytes: Int? = nil,
         capacityPolicy: CapacityPolicy = .block,
-        maxRecordBytes: Int = RecordFrame.maximumRecordBytes
+        maxRecordBytes: Int = RecordFrame.maximumRecordBytes,
+        retainBytes: Int64 = 0,
+        retainAge: Duration? = nil
     ) {
+        self.retainBytes = retainBytes
+        self.retainAge = retainAge
         self.directory = directory
         self.segmentBytes = segmentBytes
         self.fsync = fsync

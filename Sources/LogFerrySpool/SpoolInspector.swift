@@ -31,9 +31,16 @@ public enum SpoolInspector {
         let cursorList = readCursors(layout, problems: &problems)
         lastSequence = max(lastSequence, cursorList.map(\.committed).max() ?? 0)
         let firstSequence = min(firsts.first ?? (lastSequence + 1), lastSequence + 1)
-        let segments = firsts.map {
-            SpoolReport.Segment(name: SpoolLayout.segmentName($0), firstSequence: $0,
-                                bytes: POSIXFile.fileSize(layout.segmentPath($0)) ?? 0)
+        let minimumCursor = cursorList.map(\.committed).min()
+        let segments = firsts.enumerated().map { index, first in
+            let next = index + 1 < firsts.count ? firsts[index + 1] : nil
+            var info = stat()
+            let written = stat(layout.segmentPath(first), &info) == 0
+                ? Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9 : nil
+            return SpoolReport.Segment(
+                name: SpoolLayout.segmentName(first), firstSequence: first,
+                bytes: POSIXFile.fileSize(layout.segmentPath(first)) ?? 0, lastWritten: written,
+                retained: next.map { next in minimumCursor.map { next <= $0 &+ 1 } ?? false } ?? false)
         }
         let cursors = cursorList.map { cursor in
             let done = max(cursor.committed, firstSequence &- 1)

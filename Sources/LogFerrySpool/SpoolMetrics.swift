@@ -7,6 +7,8 @@ struct SpoolMetrics: Sendable {
     let appendedBytes: Counter
     let droppedBatches: Counter
     let droppedBytes: Counter
+    let retainedBytes: Gauge
+    let retainedDroppedBatches: Counter
     let quarantinedRecords: Counter
     let tornBytes: Counter
     let gaps: Counter
@@ -23,6 +25,8 @@ struct SpoolMetrics: Sendable {
         appendedBytes = Counter(label: "logferry_spool_appended_bytes_total", dimensions: dimensions)
         droppedBatches = Counter(label: "logferry_spool_dropped_batches_total", dimensions: dimensions)
         droppedBytes = Counter(label: "logferry_spool_dropped_bytes_total", dimensions: dimensions)
+        retainedBytes = Gauge(label: "logferry_spool_retained_bytes", dimensions: dimensions)
+        retainedDroppedBatches = Counter(label: "logferry_spool_retained_dropped_batches_total", dimensions: dimensions)
         quarantinedRecords = Counter(label: "logferry_spool_quarantined_records_total", dimensions: dimensions)
         tornBytes = Counter(label: "logferry_spool_torn_tail_bytes_total", dimensions: dimensions)
         gaps = Counter(label: "logferry_spool_gaps_total", dimensions: dimensions)

@@ -8,6 +8,10 @@ public struct SpoolReport: Sendable, Codable, Equatable {
         public var firstSequence: UInt64
         /// Its size in bytes.
         public var bytes: Int64
+        /// When the segment was last written (seconds since the epoch): the seal time of its newest record.
+        public var lastWritten: Double?
+        /// Whether every cursor has passed it: kept only for replay (`retain-bytes`, `retain-age`).
+        public var retained: Bool
     }
 
     /// The spool directory.
@@ -37,6 +41,19 @@ public struct SpoolReport: Sendable, Codable, Equatable {
     public var lockHolderPID: Int32?
     /// State files that could not be read.
     public var problems: [String]
+
+    /// Bytes of segments kept only for replay.
+    public var retainedBytes: Int64 { segments.filter(\.retained).reduce(0) { $0 + $1.bytes } }
+
+    /// When the oldest retained segment was last written, if any is retained.
+    public var oldestRetainedWrite: Double? { segments.first(where: \.retained)?.lastWritten }
+
+    /// What `--replay-since` a time would send at most: the segments written at or after `since` (seconds
+    /// since the epoch), whole (a segment's records may start before `since`; the sink skips those).
+    public func replayEstimate(since: Double) -> (segments: Int, bytes: Int64) {
+        let chosen = segments.filter { ($0.lastWritten ?? .infinity) >= since }
+        return (chosen.count, chosen.reduce(0) { $0 + $1.bytes })
+    }
 }
 
 /// What `SpoolInspector.verify` found: every record checked (`logferry spool verify`).

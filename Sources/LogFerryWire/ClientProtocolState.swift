@@ -41,6 +41,7 @@ public struct ClientProtocolState: Sendable {
     /// The highest sequence the client's spool has ever given out: a resume point beyond it is impossible.
     private let highestSealed: UInt64
     private let preferredWindow: Int
+    private let usesResumePoint: Bool
 
     /// Where the connection is.
     public private(set) var phase: Phase = .awaitingHello
@@ -64,10 +65,13 @@ public struct ClientProtocolState: Sendable {
     ///   - highestSealed: the last sequence the spool ever gave out.
     ///   - window: records in flight at most (the server's `maxWindow` may lower it).
     ///   - key: the shared key, nil when none is configured.
+    ///   - usesResumePoint: false for a replay, which sends everything after `acknowledged` whatever the
+    ///     server already holds (the server deduplicates by origin).
     public init(
         spoolID: [UInt8], hostName: String, key: [UInt8]?, acknowledged: UInt64 = 0, highestSealed: UInt64 = .max,
-        window: Int = 16, versions: ClosedRange<UInt16> = ProtocolVersion.supported
+        window: Int = 16, usesResumePoint: Bool = true, versions: ClosedRange<UInt16> = ProtocolVersion.supported
     ) {
+        self.usesResumePoint = usesResumePoint
         self.spoolID = spoolID
         self.hostName = hostName
         self.key = key
@@ -125,7 +129,7 @@ public struct ClientProtocolState: Sendable {
                     frame: "welcome resuming after \(welcome.resumeSequence): the upstream holds batches of our spool id that we never made; another node may run on a copy of this spool"))
             }
             phase = .established
-            commitPoint = max(commitPoint, welcome.resumeSequence)
+            if usesResumePoint { commitPoint = max(commitPoint, welcome.resumeSequence) }
             highestSent = commitPoint
             lastSent = commitPoint
             return .resume(resumeAfter: commitPoint, welcome: welcome)

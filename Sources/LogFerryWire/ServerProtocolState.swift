@@ -48,7 +48,7 @@ public struct ServerProtocolState: Sendable {
     public private(set) var phase: Phase = .start
     /// The client's hello once it has been authenticated.
     public private(set) var client: ClientHello?
-    /// The highest record sequence acknowledged on this connection (starting at the resume point).
+    /// The highest record sequence acknowledged on this connection.
     public private(set) var acknowledged: UInt64 = 0
 
     private var nonce: [UInt8] = []
@@ -143,8 +143,8 @@ public struct ServerProtocolState: Sendable {
             throw WireError(.illegalFrame(state: "server \(phase.rawValue)", frame: "welcome (sending)"))
         }
         phase = .established
-        acknowledged = resumeSequence
-        acceptedThrough = resumeSequence
+        // The resume point is advice to the client, not a filter: a replay sends records at or below it on
+        // purpose, and the node stores what it lacks of them by origin. So counting starts from nothing.
         return .welcome(Welcome(resumeSequence: resumeSequence))
     }
 

@@ -74,6 +74,11 @@ actor FerryClientSession {
         }
     }
 
+    /// Notes that the peer's TCP took more of our bytes (a big frame moving over a slow link).
+    func wireProgressed() {
+        lastProgress = .now
+    }
+
     /// Whether records have been in flight without any progress for longer than `timeout`.
     func isStalled(after timeout: Duration) -> Bool {
         !state.inFlight.isEmpty && ContinuousClock.now - lastProgress > timeout

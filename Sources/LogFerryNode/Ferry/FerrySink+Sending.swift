@@ -10,7 +10,8 @@ extension FerrySink {
         session: FerryClientSession,
         limits: WireLimits,
         outbound: NIOAsyncChannelOutboundWriter<Frame>,
-        upstream: Upstream
+        upstream: Upstream,
+        replay: FerryReplayProgress?
     ) async throws {
         let reader = spool.makeReader(from: resumeAfter + 1)
         var splitter = BatchSplitter(limits: limits)
@@ -52,6 +53,7 @@ extension FerrySink {
                 continue
             }
             try await session.send(sequence)
+            if let replay { await replay.sent(sequence) }
             for frame in frames {
                 try await outbound.write(.batch(frame))
                 metrics.batchesOut.increment()

@@ -42,6 +42,7 @@ public final class FerrySink: Service, Sendable {
     public func run() async throws {
         let start = try await spool.cursor(named: configuration.cursorName)
         await progress.advance(to: start.committed)
+        let replay = try await planReplay(cursor: start.committed)
         var rng = SystemRandomNumberGenerator()
         var rotation = UpstreamRotation(
             count: configuration.upstreams.count, selection: configuration.selection, backoff: configuration.backoff, using: &rng)
@@ -50,7 +51,7 @@ public final class FerrySink: Service, Sendable {
             var slow = false
             let session = Mutable<FerryClientSession?>(nil)
             do {
-                try await ship(to: upstream, session: session)
+                try await ship(to: upstream, session: session, replay: replay)
                 logger.info("upstream \(upstream) closed the connection")
             } catch is CancellationError {
                 break
@@ -81,14 +82,21 @@ public final class FerrySink: Service, Sendable {
     }
 
     /// One connection: handshake, then send from the resume point while reading acks, until it fails.
-    func ship(to upstream: Upstream, session holder: Mutable<FerryClientSession?>) async throws {
+    func ship(to upstream: Upstream, session holder: Mutable<FerryClientSession?>, replay: FerryReplayProgress?) async throws {
         let channel = try await connect(to: upstream)
         try await channel.executeThenClose { inbound, outbound in
             var frames = inbound.makeAsyncIterator()
+            // While a replay runs, records above its floor are sent again although the cursor is past them.
+            var floor = await progress.acknowledged
+            var replaying = false
+            if let replay, await !replay.finished {
+                floor = min(floor, await replay.floor)
+                replaying = true
+            }
             let session = FerryClientSession(state: ClientProtocolState(
                 spoolID: spool.id.bytes, hostName: configuration.hostName, key: configuration.key,
-                acknowledged: await progress.acknowledged, highestSealed: await spool.lastSequence,
-                window: configuration.window))
+                acknowledged: floor, highestSealed: await spool.lastSequence,
+                window: configuration.window, usesResumePoint: !replaying))
             holder.value = session
             let resumeAfter = try await handshake(
                 upstream, session: session, frames: &frames, outbound: outbound,
@@ -104,7 +112,7 @@ public final class FerrySink: Service, Sendable {
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        try await self.send(after: resumeAfter, session: session, limits: limits, outbound: outbound, upstream: upstream)
+                        try await self.send(after: resumeAfter, session: session, limits: limits, outbound: outbound, upstream: upstream, replay: replay)
                     }
                     group.addTask {
                         while true {
@@ -114,12 +122,12 @@ public final class FerrySink: Service, Sendable {
                     }
                     group.addTask {
                         // Apart from the writers: a frozen peer fills the socket, and a write would wait forever.
-                        try await self.watch(session, upstream: upstream, stalled: stalled) {
+                        try await self.watch(session, channel: channel.channel, upstream: upstream, stalled: stalled) {
                             channel.channel.close(promise: nil)
                         }
                     }
                     defer { group.cancelAll() }
-                    try await self.receive(&frames, session: session, upstream: upstream)
+                    try await self.receive(&frames, session: session, upstream: upstream, replay: replay)
                     group.cancelAll()
                 }
             } catch {
@@ -171,15 +179,25 @@ public final class FerrySink: Service, Sendable {
         }
     }
 
-    /// Abandons a peer that holds records without acknowledging any for the progress timeout: closes the
-    /// connection (which ends the reading loop) and notes why.
+    /// Abandons a peer that holds records without acknowledging any, and without taking any bytes either,
+    /// for the progress timeout: closes the connection (which ends the reading loop) and notes why. Bytes
+    /// leaving the socket count as progress, so a big frame on a slow link is not mistaken for a dead peer.
     private func watch(
-        _ session: FerryClientSession, upstream: Upstream, stalled: Mutable<FerrySinkError?>,
+        _ session: FerryClientSession, channel: any Channel, upstream: Upstream, stalled: Mutable<FerrySinkError?>,
         close: @escaping @Sendable () -> Void
     ) async throws {
         let tick = min(.seconds(1), configuration.progressTimeout / 4)
+        var acknowledgedBytes = await WireProgress.bytesAcknowledged(channel)
         while true {
             try await Task.sleep(for: tick)
+            let now = await WireProgress.bytesAcknowledged(channel)
+            if let now, now >= (acknowledgedBytes ?? 0) + WireProgress.minimumBytesPerTick {
+                // Batch bytes are still leaving for the peer: a slow link, not a dead peer. (Heartbeats alone,
+                // a few bytes every few seconds, stay under the threshold.)
+                acknowledgedBytes = now
+                await session.wireProgressed()
+                continue
+            }
             if await session.isStalled(after: configuration.progressTimeout) {
                 metrics.stalls.increment()
                 stalled.value = FerrySinkError.stalled(upstream, configuration.progressTimeout)
@@ -193,10 +211,12 @@ public final class FerrySink: Service, Sendable {
     private func receive(
         _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
         session: FerryClientSession,
-        upstream: Upstream
+        upstream: Upstream,
+        replay: FerryReplayProgress?
     ) async throws {
         var lastCommit = ContinuousClock.now
-        var committed = await session.commitPoint
+        // The cursor never moves back: a replay sends records below it, whose acks commit nothing.
+        var committed = max(await session.commitPoint, await progress.acknowledged)
         while let frame = try await frames.next() {
             switch try await feed(frame, to: session, from: upstream) {
             case .none, .send, .resume:
@@ -224,6 +244,9 @@ public final class FerrySink: Service, Sendable {
                 throw FerrySinkError.goingAway(upstream, reason)
             }
             let point = await session.commitPoint
+            if let replay, await replay.advance(to: point) {
+                try await finishReplay(replay)
+            }
             if point > committed {
                 await progress.advance(to: point)
                 // The cursor lags the acks by up to a quarter second: a crash then resends a little, which

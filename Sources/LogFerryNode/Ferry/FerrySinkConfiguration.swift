@@ -74,6 +74,8 @@ public struct FerrySinkConfiguration: Sendable {
     public var cursorName: String
     /// Merge consecutive small batches from the same origin into bigger ones (a relay before a WAN hop).
     public var rebatch: Bool
+    /// Send again, on start, the retained records sealed since a time (`--replay-since`).
+    public var replay: FerryReplay?
 
     /// Creates a configuration.
     public init(
@@ -89,8 +91,10 @@ public struct FerrySinkConfiguration: Sendable {
         progressTimeout: Duration = .seconds(15),
         connectTimeout: Duration = .seconds(5),
         cursorName: String = "ferry",
-        rebatch: Bool = false
+        rebatch: Bool = false,
+        replay: FerryReplay? = nil
     ) {
+        self.replay = replay
         self.upstreams = upstreams
         self.selection = selection
         self.window = window
@@ -104,5 +108,24 @@ public struct FerrySinkConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.cursorName = cursorName
         self.rebatch = rebatch
+    }
+}
+
+/// A replay request (`--replay-since`): send again the retained records sealed at or after a time, so a
+/// restored or new upstream gets what it is missing (it stores only that, by origin).
+public struct FerryReplay: Sendable, Hashable {
+    /// Seconds since the epoch.
+    public var since: Double
+    /// The request as the operator wrote it; recorded in the spool once carried out, so a restart with the
+    /// same flag does not replay again.
+    public var request: String
+    /// Replay even if the same request was carried out before (`--replay-again`).
+    public var again: Bool
+
+    /// Creates a request.
+    public init(since: Double, request: String, again: Bool = false) {
+        self.since = since
+        self.request = request
+        self.again = again
     }
 }

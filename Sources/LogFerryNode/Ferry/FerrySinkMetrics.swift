@@ -10,6 +10,7 @@ struct FerrySinkMetrics: Sendable {
     let connected = Counter(label: "logferry_ferry_sink_connections_total")
     let stalls = Counter(label: "logferry_ferry_sink_stalled_peers_total")
     let quarantined = Counter(label: "logferry_ferry_sink_quarantined_batches_total")
+    let replayedBatches = Counter(label: "logferry_ferry_sink_replayed_batches_total")
 
     func refusals(_ code: RefusalCode) -> Counter {
         Counter(label: "logferry_ferry_sink_refusals_total", dimensions: [("code", "\(code)")])

@@ -1,3 +1,4 @@
+import Glibc
 import LogFerrySpool
 import LogFerryWire
 
@@ -15,6 +16,8 @@ public struct RecordMetadata: Sendable, Hashable {
     /// Which origin batches the record holds, when another node sealed them (absent: this node is the
     /// origin and the record is its own whole batch).
     var origin: OriginCoverage?
+    /// When this node stored the record (nanoseconds since the epoch): what `--replay-since` selects by.
+    var sealedAt: UInt64?
 
     /// Creates metadata; every entry is optional.
     public init(upstream: UpstreamPosition? = nil, fileCheckpoints: [UInt8]? = nil) {
@@ -22,9 +25,25 @@ public struct RecordMetadata: Sendable, Hashable {
         self.fileCheckpoints = fileCheckpoints
     }
 
-    init(upstream: UpstreamPosition?, origin: OriginCoverage?) {
+    init(upstream: UpstreamPosition?, origin: OriginCoverage?, sealedAt: UInt64? = RecordMetadata.now()) {
         self.upstream = upstream
         self.origin = origin
+        self.sealedAt = sealedAt
+    }
+
+    /// Nanoseconds since the epoch.
+    static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(max(0, spec.tv_sec)) &* 1_000_000_000 &+ UInt64(max(0, spec.tv_nsec))
+    }
+
+    /// `metadata` with the seal time set to now unless it has one: every source stamps its records this way.
+    static func stamped(_ metadata: [UInt8]) -> [UInt8] {
+        guard var decoded = try? RecordMetadata(decoding: metadata) else { return metadata }
+        if decoded.sealedAt != nil { return metadata }
+        decoded.sealedAt = now()
+        return decoded.encoded()
     }
 
     private static let version: UInt8 = 1
@@ -32,6 +51,7 @@ public struct RecordMetadata: Sendable, Hashable {
         case upstream = 1
         case fileCheckpoints = 2
         case origin = 3
+        case sealedAt = 4
     }
 
     /// The bytes stored in the spool record.
@@ -46,6 +66,11 @@ public struct RecordMetadata: Sendable, Hashable {
         }
         if let fileCheckpoints {
             Self.appendEntry(.fileCheckpoints, fileCheckpoints, to: &out)
+        }
+        if let sealedAt {
+            var body: [UInt8] = []
+            body.appendBigEndian(sealedAt)
+            Self.appendEntry(.sealedAt, body, to: &out)
         }
         if let origin {
             var body: [UInt8] = []
@@ -84,6 +109,9 @@ public struct RecordMetadata: Sendable, Hashable {
                 )
             case .fileCheckpoints:
                 self.fileCheckpoints = body
+            case .sealedAt:
+                guard body.count == 8 else { throw RecordMetadataError(reason: "seal time entry of \(body.count) bytes") }
+                self.sealedAt = body.readBigEndian(UInt64.self, at: 0)
             case .origin:
                 guard body.count >= 4 else { throw RecordMetadataError(reason: "origin entry of \(body.count) bytes") }
                 let eventCount = body.readBigEndian(UInt32.self, at: 0)

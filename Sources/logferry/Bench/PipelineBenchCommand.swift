@@ -18,6 +18,9 @@ struct PipelineBenchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Also measure draining a backlog spooled while the receiver was down.")
     var replay = false
 
+    @Flag(name: .customLong("retained-replay"), help: "Also measure --replay-since: the live agent retains what it shipped, then replays it all into a fresh receiver.")
+    var retainedReplay = false
+
     func run() async throws {
         let root = try BenchFiles.temporaryDirectory("pipeline")
         // Kept on failure, for the logs it names.
@@ -36,7 +39,8 @@ struct PipelineBenchCommand: AsyncParsableCommand {
         defer { receiver.stop() }
         let port = try await receiver.listeningPort()
         let started = ContinuousClock.now
-        let agent = try BenchProcess(["agent", "--file", root + "/input.log", "--spool", live + "/agent", "--to", "127.0.0.1:\(port)", "--log-level", "warning"], logPath: root + "/agent.log")
+        let retention = retainedReplay ? ["--retain-bytes", "\(4 * input.count)", "--segment-bytes", "\(8 << 20)"] : []
+        let agent = try BenchProcess(["agent", "--file", root + "/input.log", "--spool", live + "/agent", "--to", "127.0.0.1:\(port)", "--log-level", "warning"] + retention, logPath: root + "/agent.log")
         defer { agent.stop() }
         guard try await BenchFiles.waitForBytes(live + "/out", input.count, timeout: .seconds(600)) else {
             throw BenchError("not everything arrived; see \(root)/agent.log and receiver.log")
@@ -50,6 +54,23 @@ struct PipelineBenchCommand: AsyncParsableCommand {
         print("live pipeline: \(BenchFiles.format(elapsed, 2)) s, \(Int(Double(lineCount) / elapsed)) lines/s, \(BenchFiles.format(liveRate)) MB/s")
         print("  agent CPU \(BenchFiles.format(agentCPU / gigabytes, 2)) s/GB = \(BenchFiles.format(agentCPU / zlibCPU, 2))x bare zlib level 1; receiver CPU \(BenchFiles.format(receiverCPU / gigabytes, 2)) s/GB")
 
+        if retainedReplay {
+            // Everything was delivered and retained; a fresh receiver (a new destination, or a store restored
+            // empty) gets it all again from the agent's retention.
+            let fresh = root + "/retained"
+            let target = try BenchProcess(["receive", "--listen", "127.0.0.1:0", "--spool", fresh + "/receiver", "--out", fresh + "/out", "--log-level", "warning"], logPath: root + "/retained-receiver.log")
+            defer { target.stop() }
+            let freshPort = try await target.listeningPort()
+            let replayStarted = ContinuousClock.now
+            let replaying = try BenchProcess(["agent", "--file", root + "/input.log", "--spool", live + "/agent", "--to", "127.0.0.1:\(freshPort)", "--replay-since", "1h", "--log-level", "info"] + retention, logPath: root + "/retained-agent.log")
+            defer { replaying.stop() }
+            guard try await BenchFiles.waitForBytes(fresh + "/out", input.count, timeout: .seconds(900)) else {
+                throw BenchError("the retained replay did not deliver everything; see \(root)/retained-*.log")
+            }
+            let replayTime = (ContinuousClock.now - replayStarted).seconds
+            let replayRate = Double(input.count) / 1e6 / replayTime
+            print("retained replay (--replay-since into a fresh receiver): \(BenchFiles.format(replayTime, 2)) s, \(BenchFiles.format(replayRate)) MB/s = \(BenchFiles.format(replayRate / liveRate, 2))x the live rate")
+        }
         guard replay else {
             succeeded = true
             return

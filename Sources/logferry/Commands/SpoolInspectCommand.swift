@@ -16,6 +16,9 @@ struct SpoolInspectCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
+    @Option(name: .customLong("replay-since"), help: "Also show what --replay-since this RFC 3339 time or duration (e.g. 6h) would send at most.")
+    var replaySince: String?
+
     func run() throws {
         let report: SpoolReport
         do {
@@ -33,7 +36,14 @@ struct SpoolInspectCommand: ParsableCommand {
             + (report.lastSequence < report.firstSequence ? " (empty)" : ""))
         print("segments    \(report.segments.count), \(report.bytes) bytes")
         for segment in report.segments {
-            print("  \(segment.name)  \(segment.bytes) bytes")
+            print("  \(segment.name)  \(segment.bytes) bytes" + (segment.retained ? "  (retained: delivered, kept for replay)" : ""))
+        }
+        let oldest = report.oldestRetainedWrite.map { "; oldest written \(Self.time($0))" } ?? ""
+        print("retained    \(report.retainedBytes) bytes\(oldest)")
+        if let replaySince {
+            let since = try ConfigValue.replaySince(replaySince, key: "replay-since").instant(now: Date().timeIntervalSince1970)
+            let estimate = report.replayEstimate(since: since)
+            print("replay      since \(Self.time(since)): at most \(estimate.segments) segment(s), \(estimate.bytes) bytes")
         }
         print("cursors     \(report.cursors.count)")
         for cursor in report.cursors {
@@ -44,6 +54,13 @@ struct SpoolInspectCommand: ParsableCommand {
         print("gaps        \(report.gaps)")
         print("lock        " + (report.lockHolderPID.map { "held by pid \($0)" } ?? "free"))
         for problem in report.problems { print("problem     \(problem)") }
+    }
+}
+
+extension SpoolInspectCommand {
+    /// An RFC 3339 time for seconds since the epoch.
+    static func time(_ seconds: Double) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds))
     }
 }
 

@@ -16,6 +16,10 @@ struct NodeConfiguration: Sendable {
     var spoolPolicy: CapacityPolicy = .block
     /// `segment-bytes`: segment size.
     var segmentBytes: Int = 64 << 20
+    /// `retain-bytes`: keep acknowledged records for replay up to this many bytes (0: no byte limit).
+    var retainBytes: Int = 0
+    /// `retain-age`: keep acknowledged records for replay while younger than this.
+    var retainAge: Duration?
 
     // Ferry listener (a source).
     /// `listen`: HOST:PORT of the ferry listener.
@@ -55,6 +59,10 @@ struct NodeConfiguration: Sendable {
     var progressTimeoutSeconds: Int = 15
     /// `rebatch`: merge consecutive small batches from the same origin before shipping.
     var rebatch: Bool = false
+    /// `replay-since`: on start, send again the retained records sealed at or after this time.
+    var replaySince: ReplaySince?
+    /// `replay-again`: replay even if the same `replay-since` was already carried out.
+    var replayAgain: Bool = false
 
     // File sink.
     /// `out`: the file sink's output directory.

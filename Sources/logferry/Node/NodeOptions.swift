@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import LogFerryNode
 import LogFerrySpool
@@ -19,12 +20,20 @@ struct SpoolOptions: ParsableArguments {
     @Option(name: .customLong("segment-bytes"), help: "Spool segment size.")
     var segmentBytes: Int = 64 << 20
 
+    @Option(name: .customLong("retain-bytes"), help: "Keep acknowledged records for replay up to this many bytes (0 = delete on ack unless --retain-age).")
+    var retainBytes: Int = 0
+
+    @Option(name: .customLong("retain-age"), help: "Keep acknowledged records for replay while younger than this (e.g. 90m, 24h, 7d).")
+    var retainAge: String?
+
     func apply(to configuration: inout NodeConfiguration) throws {
         configuration.spool = spool
         configuration.fsync = try ConfigValue.fsync(fsync, key: "fsync")
         configuration.maxSpoolBytes = maxSpoolBytes
         configuration.spoolPolicy = try ConfigValue.policy(spoolPolicy, key: "spool-policy")
         configuration.segmentBytes = segmentBytes
+        configuration.retainBytes = retainBytes
+        configuration.retainAge = try retainAge.map { try ConfigValue.duration($0, key: "retain-age") }
     }
 }
 
@@ -92,6 +101,12 @@ struct ShipOptions: ParsableArguments {
     @Flag(name: .long, help: "Merge consecutive small batches from the same origin into bigger ones (a relay before a WAN hop).")
     var rebatch = false
 
+    @Option(name: .customLong("replay-since"), help: "On start, send again the retained records sealed at or after this RFC 3339 time or this long ago (e.g. 6h); the upstream writes only what it is missing.")
+    var replaySince: String?
+
+    @Flag(name: .customLong("replay-again"), help: "Replay even if this --replay-since was already carried out.")
+    var replayAgain = false
+
     func apply(to configuration: inout NodeConfiguration) throws {
         configuration.to = try ConfigValue.upstreams(to, key: "to")
         configuration.selection = try ConfigValue.selection(selection, key: "selection")
@@ -105,6 +120,8 @@ struct ShipOptions: ParsableArguments {
         configuration.backoffCapMilliseconds = backoffCap
         configuration.progressTimeoutSeconds = progressTimeout
         configuration.rebatch = rebatch
+        configuration.replaySince = try replaySince.map { try ConfigValue.replaySince($0, key: "replay-since") }
+        configuration.replayAgain = replayAgain
     }
 }
 
@@ -161,6 +178,28 @@ enum ConfigValue {
             throw ConfigError.badValue(key: key, value: text, expected: "failover or round-robin")
         }
         return selection
+    }
+
+    /// A duration such as `90s`, `15m`, `6h`, `7d` (a bare number is seconds).
+    static func duration(_ text: String, key: String) throws -> Duration {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        for (suffix, milliseconds) in units where text.hasSuffix(suffix) {
+            if let value = Int64(text.dropLast(suffix.count)), value >= 0 { return .milliseconds(value * milliseconds) }
+        }
+        if let seconds = Int64(text), seconds >= 0 { return .seconds(seconds) }
+        throw ConfigError.badValue(key: key, value: text, expected: "a duration such as 90s, 15m, 6h or 7d")
+    }
+
+    /// An RFC 3339 time (`2026-11-30T08:00:00Z`) or a duration before now (`6h`).
+    static func replaySince(_ text: String, key: String) throws -> ReplaySince {
+        if let duration = try? duration(text, key: key) { return ReplaySince(text: text, ago: duration) }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        guard let date = formatter.date(from: text) ?? plain.date(from: text) else {
+            throw ConfigError.badValue(key: key, value: text, expected: "an RFC 3339 time such as 2026-11-30T08:00:00Z, or a duration such as 6h")
+        }
+        return ReplaySince(text: text, instant: date.timeIntervalSince1970)
     }
 
     static func format(_ text: String, key: String) throws -> EventFormat {

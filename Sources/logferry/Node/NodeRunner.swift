@@ -30,7 +30,9 @@ struct NodeRunner {
                 segmentBytes: configuration.segmentBytes,
                 fsync: configuration.fsync,
                 maxBytes: configuration.maxSpoolBytes > 0 ? configuration.maxSpoolBytes : nil,
-                capacityPolicy: configuration.spoolPolicy
+                capacityPolicy: configuration.spoolPolicy,
+                retainBytes: Int64(configuration.retainBytes),
+                retainAge: configuration.retainAge
             ),
             logger: Logger(label: "logferry.spool")
         )
@@ -87,7 +89,10 @@ struct NodeRunner {
                         cap: .milliseconds(configuration.backoffCapMilliseconds)
                     ),
                     progressTimeout: .seconds(configuration.progressTimeoutSeconds),
-                    rebatch: configuration.rebatch
+                    rebatch: configuration.rebatch,
+                    replay: configuration.replaySince.map {
+                        FerryReplay(since: $0.instant(now: Date().timeIntervalSince1970), request: $0.text, again: configuration.replayAgain)
+                    }
                 ),
                 spool: spool,
                 logger: Logger(label: "logferry.ferry-sink")

@@ -4,9 +4,10 @@ import Logging
 extension Spool {
     /// Appends, waiting out a full disk: a `.noSpace` failure is logged once and retried every second until
     /// the append succeeds (or the task is cancelled), so a source keeps its batch and the node keeps running.
-    /// Any other error is thrown.
+    /// Any other error is thrown. The record's metadata gets its seal time (for `--replay-since`).
     func appendWaitingForSpace(_ payload: [UInt8], metadata: [UInt8] = [], logger: Logger) async throws -> SpoolAppendResult {
         var warned = false
+        let metadata = RecordMetadata.stamped(metadata)
         while true {
             do {
                 return try await append(payload, metadata: metadata)

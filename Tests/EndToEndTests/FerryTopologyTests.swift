@@ -15,22 +15,23 @@ import Glibc
 /// and a three-level tree (two agents → relays A, B → relay C → receiver). Every node that listens sits behind a
 /// ``ChaosProxy`` so it can be killed with SIGKILL and restarted on its spool (on a new port) while the node in
 /// front keeps a fixed address. The test appends numbered lines (``TestOrigin/line(_:host:)``) to each agent's file
-/// over about 36 s while, at moments drawn from a seeded generator (the seed is printed; replay with
-/// `LOGFERRY_CHAOS_SEED`), it kills and restarts every node, agents included, and cuts proxied connections
-/// mid-frame. Then every line must be at the receiver exactly once: none missing, none doubled. Order is not
+/// over about 38 s while, at moments drawn from a seeded generator (the seed is printed; replay with
+/// `LOGFERRY_CHAOS_SEED`), it kills every node with SIGKILL at least twice, agents included, restarts each on its
+/// spool, and cuts proxied connections mid-frame. Then every line must be at the receiver exactly once: none
+/// missing, none doubled (the failure names the numbers and prints every process's standard error). Order is not
 /// checked: batches of one origin may legitimately overtake each other on two paths.
 ///
 /// What each test adds:
-/// - the relay the agent is using is frozen with SIGSTOP for 15 s (far beyond `--progress-timeout 3`): lines
-///   written after the freeze must reach the receiver before SIGCONT, so the agent moved to the other relay; after
-///   SIGCONT the frozen relay forwards what it held, which the receiver must recognise as already stored;
+/// - the relay the agent is using is frozen with SIGSTOP for 18 s, then SIGCONT: lines written after the SIGSTOP
+///   must reach the receiver within ``switchBound`` (the agent left the frozen relay for the other one, with
+///   `--progress-timeout 3`), and what the frozen relay forwards after SIGCONT must be recognised as stored;
 /// - `--rebatch` on both relays (merged batches must keep their origin ranges);
 /// - a tree with two origins and mixed selection policies;
-/// - a relay that comes back with an empty spool (a new spool id, sequences from 1 again).
+/// - a relay that comes back with an empty spool (a new spool id, sequences from 1 again) and must carry traffic.
 ///
-/// `LOGFERRY_TOPOLOGY_LINES` sets the number of lines per test (split between the agents of the tree); the default
-/// of 300,000 crosses two hops in about 2 s in a debug build, so the run time is set by the chaos schedule, not by
-/// the count: about 45-55 s per test on a 2-core machine, about 4-5 minutes for the file.
+/// `LOGFERRY_TOPOLOGY_LINES` sets the number of lines per test (split between the agents of the tree). The default
+/// is the full 300,000: they cross two hops in about 2 s in a debug build, so the count does not set the run time,
+/// the chaos schedule does: 43-46 s per test on a 2-core machine, about 3 min 45 s for the file's five runs.
 /// `LOGFERRY_KEEP_TEST_DIRS=1` keeps the spools, outputs and every process's standard error.
 @Suite("Ferry topologies: exactly once by origin across failover, freezes and kills (real processes)", .serialized)
 struct FerryTopologyTests {
@@ -143,11 +144,15 @@ extension FerryTopologyTests {
     }
 
     /// How long the lines are written over (in 100 ms ticks); the chaos happens meanwhile.
-    static let writeSeconds = 36.0
-    /// How long a relay stays frozen: the sender notices a peer that holds batches without acking after
-    /// `--progress-timeout 3` at its next heartbeat (every 5 s), so after at most about 8 s.
-    static let freezeSeconds = 15.0
-    static let freezeAt = 9.0
+    static let writeSeconds = 38.0
+    /// How long a relay stays frozen: longer than any liveness timeout a sender has today (the ferry sink's read
+    /// idle timeout, 15 s by default), so even a sender that only notices silence leaves before SIGCONT.
+    static let freezeSeconds = 18.0
+    static let freezeAt = 8.0
+    /// The first line written after SIGSTOP must reach the receiver within this many seconds: a sender abandons
+    /// an upstream that holds batches without acking after `--progress-timeout 3`, checked at least every
+    /// heartbeat (5 s), so after at most about 8 s; 4 s more for the reconnect and two hops on a busy machine.
+    static let switchBound = 12.0
     static let wipeAt = 15.0
     /// Listener idle timeout: small, but above the 5 s heartbeat interval so idle connections do not flap.
     static let idleTimeout = "8"
@@ -198,8 +203,8 @@ extension FerryTopologyTests {
         var kills: [String: Int] = [:]
         var cuts = 0
         var writingPaused = false
-        var frozen: (name: String, process: LogFerryProcess, marker: Int, offsets: [String: Int], at: Double)?
-        var wiped: (name: String, marker: Int, offsets: [String: Int], at: Double)?
+        var frozen: (name: String, process: LogFerryProcess, watch: TailCounter, agentLog: (run: Int, offset: Int))?
+        var wiped: (name: String, watch: TailCounter)?
         var failed = false
 
         init(layout: Layout, scene: FerryScene, children: ChildProcesses, started: ContinuousClock.Instant) async throws {
@@ -336,6 +341,8 @@ extension FerryTopologyTests {
                         try writer.write(upTo: writer.total * tick / ticks, rng: &rng)
                     }
                 }
+                frozen?.watch.poll(out)
+                wiped?.watch.poll(out)
                 while let next = schedule.first, next.at <= elapsed {
                     schedule.removeFirst()
                     try await perform(next.action, rng: &rng)
@@ -435,8 +442,8 @@ extension FerryTopologyTests {
                 return
             }
             let writer = writers[0]
-            let offsets = Output.fileSizes(out, host: writer.host)
-            frozen = (name, process, writer.written, offsets, elapsed)
+            let agent = agents[layout.agents[0].name]!
+            frozen = (name, process, TailCounter(out: out, writer: writer), agent.logPosition())
             process.signal(SIGSTOP)
             log("SIGSTOP \(name) (in use according to \(how)); lines from \(writer.written) on are written while it is frozen; receiver has \(receivedSummary())")
             enqueue(elapsed + FerryTopologyTests.freezeSeconds, .thaw)
@@ -445,12 +452,24 @@ extension FerryTopologyTests {
         private func thaw() async throws {
             guard let frozen else { return }
             let writer = writers[0]
-            let arrived = Output.countLines(out, host: writer.host, from: frozen.offsets, atLeast: frozen.marker, lineLength: writer.lineLength)
-            log("after \(String(format: "%.1f", elapsed - frozen.at)) s frozen, the receiver got \(arrived) of the \(writer.written - frozen.marker) lines written meanwhile; SIGCONT \(frozen.name)")
-            if arrived == 0 {
+            let watch = frozen.watch
+            watch.poll(out)
+            let first = watch.firstArrival.map { String(format: "the first %.1f s after SIGSTOP", $0) } ?? "never"
+            log("""
+                after \(String(format: "%.1f", watch.elapsed)) s frozen, the receiver got \(watch.count) of the \(writer.written - watch.marker) \
+                lines written meanwhile (\(first)); SIGCONT \(frozen.name). The agent's ferry sink meanwhile:
+                """ + agents[layout.agents[0].name]!.log(since: frozen.agentLog, containing: "ferry-sink", lastLines: 12))
+            if watch.count == 0 {
                 Issue.record("""
-                    while \(frozen.name) was frozen for \(Int(FerryTopologyTests.freezeSeconds)) s, none of the \(writer.written - frozen.marker) lines \
+                    while \(frozen.name) was frozen for \(Int(FerryTopologyTests.freezeSeconds)) s, none of the \(writer.written - watch.marker) lines \
                     written meanwhile reached the receiver: the agent did not move to the other relay
+                    """)
+                failed = true
+            } else if let arrival = watch.firstArrival, arrival > FerryTopologyTests.switchBound {
+                Issue.record("""
+                    the agent took \(String(format: "%.1f", arrival)) s to move away from the frozen \(frozen.name) (first line written after \
+                    SIGSTOP at the receiver); with --progress-timeout \(FerryTopologyTests.progressTimeout) it should take at most \
+                    \(Int(FerryTopologyTests.switchBound)) s
                     """)
                 failed = true
             }
@@ -497,8 +516,7 @@ extension FerryTopologyTests {
             log("kill -9 \(name) (in use according to \(how)), deleted its spool (\(before) bytes), restarted it empty")
             // Make the agent ship through the wiped relay: take the other one away for a while.
             if let other = layout.agents[0].to.first(where: { $0 != name }) {
-                let writer = writers[0]
-                wiped = (name, writer.written, Output.fileSizes(out, host: writer.host), elapsed)
+                wiped = (name, TailCounter(out: out, writer: writers[0]))
                 try await killVictim(other)
                 log("kill -9 \(other) for 5 s, so the agent must use the wiped \(name)")
                 enqueue(elapsed + 4.9, .checkWipedRelayCarried)
@@ -509,15 +527,16 @@ extension FerryTopologyTests {
         private func checkWipedRelayCarried() {
             guard let wiped else { return }
             let writer = writers[0]
-            let arrived = Output.countLines(out, host: writer.host, from: wiped.offsets, atLeast: wiped.marker, lineLength: writer.lineLength)
+            let watch = wiped.watch
+            watch.poll(out)
             log("""
-                in the \(String(format: "%.1f", elapsed - wiped.at)) s when only the wiped \(wiped.name) was up, the receiver got \(arrived) of \
-                the \(writer.written - wiped.marker) lines written meanwhile; spool of \(wiped.name) now \
+                in the \(String(format: "%.1f", watch.elapsed)) s when only the wiped \(wiped.name) was up, the receiver got \(watch.count) of \
+                the \(writer.written - watch.marker) lines written meanwhile; spool of \(wiped.name) now \
                 \(Output.directoryBytes((try? scene.path("spool-\(wiped.name)")) ?? "")) bytes
                 """)
-            if arrived == 0 {
+            if watch.count == 0 {
                 Issue.record("""
-                    none of the \(writer.written - wiped.marker) lines written after \(wiped.name) came back with an empty spool reached \
+                    none of the \(writer.written - watch.marker) lines written after \(wiped.name) came back with an empty spool reached \
                     the receiver while it was the only relay up
                     """)
                 failed = true
@@ -652,6 +671,23 @@ extension FerryTopologyTests {
                 .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
         }
 
+        /// The current run and the size of its log: where a later ``log(since:containing:lastLines:)`` starts.
+        func logPosition() -> (run: Int, offset: Int) {
+            let size = (try? FileManager.default.attributesOfItem(atPath: logPath(starts))[.size] as? Int) ?? 0
+            return (starts, size)
+        }
+
+        /// The lines logged since `position` (in that run and any later one) that contain `text`, indented.
+        func log(since position: (run: Int, offset: Int), containing text: String, lastLines: Int) -> String {
+            var lines: [Substring] = []
+            for run in position.run...max(starts, position.run) {
+                guard let data = FileManager.default.contents(atPath: logPath(run)) else { continue }
+                let from = run == position.run ? min(position.offset, data.count) : 0
+                lines += String(decoding: data[from...], as: UTF8.self).split(separator: "\n").filter { $0.contains(text) }
+            }
+            return lines.suffix(lastLines).map { "\n        " + $0 }.joined()
+        }
+
         func allStandardError(lastLines: Int = 40) -> String {
             var text = ""
             for run in 1...max(starts, 1) {
@@ -738,6 +774,49 @@ extension FerryTopologyTests {
         }
     }
 
+    /// Counts, as they arrive, the lines of one host numbered `marker` or higher (written after the counter was
+    /// made), reading only what the receiver appended since the last poll.
+    final class TailCounter: @unchecked Sendable {
+        let host: String
+        let marker: Int
+        private let suffix: [UInt8]
+        private var offsets: [String: Int]
+        private let started = ContinuousClock.now
+        private(set) var count = 0
+        /// Seconds from the counter's start to the poll that first saw such a line.
+        private(set) var firstArrival: Double?
+
+        init(out: String, writer: NumberedLog) {
+            host = writer.host
+            marker = writer.written
+            suffix = Output.suffix(host: writer.host)
+            // Every line of a host has the same length, so a line starts at each multiple of it.
+            offsets = Output.fileSizes(out, host: writer.host).mapValues { $0 - $0 % writer.lineLength }
+        }
+
+        var elapsed: Double {
+            let duration = ContinuousClock.now - started
+            return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        }
+
+        func poll(_ out: String) {
+            for path in Output.files(out, host: host) {
+                let from = offsets[path] ?? 0
+                guard let handle = FileHandle(forReadingAtPath: path) else { continue }
+                defer { try? handle.close() }
+                try? handle.seek(toOffset: UInt64(from))
+                guard let data = try? handle.readToEnd(), let end = data.lastIndex(of: 0x0A) else { continue }
+                var found = 0
+                Output.forEachLine(Array(data[...end])) { line in
+                    if let number = Output.number(line, suffix: suffix), number >= marker { found += 1 }
+                }
+                offsets[path] = from + (end - data.startIndex) + 1
+                count += found
+                if found > 0, firstArrival == nil { firstArrival = elapsed }
+            }
+        }
+    }
+
     enum Output {
         /// The output files of `host` (`OUT/<host>/...`), full paths.
         static func files(_ out: String, host: String) -> [String] {
@@ -806,12 +885,15 @@ extension FerryTopologyTests {
             }
         }
 
-        /// Every output file, tallied per host; lines of hosts no writer has go to the host "".
+        /// Every output file, tallied per host; lines of hosts no writer has go to the host "". Hidden entries
+        /// (the file sink's state) are skipped.
         static func tally(_ out: String, writers: [NumberedLog]) -> [String: Tally] {
             var tallies: [String: Tally] = [:]
             let known = Dictionary(uniqueKeysWithValues: writers.map { ($0.host, $0) })
             for (name, bytes) in ReceivedOutput.files(in: out).sorted(by: { $0.key < $1.key }) {
                 let host = String(name.prefix { $0 != "/" })
+                // The file sink's own state (`OUT/.logferry/...`) is not output.
+                if host.hasPrefix(".") { continue }
                 guard let writer = known[host] else {
                     var stray = tallies[""] ?? Tally(counts: [])
                     stray.lines += bytes.count { $0 == 0x0A }
@@ -842,25 +924,6 @@ extension FerryTopologyTests {
                 tallies[writer.host] = Tally(counts: [UInt8](repeating: 0, count: writer.total))
             }
             return tallies
-        }
-
-        /// How many intact lines numbered `marker` or higher the files of `host` hold after `offsets` (a file not in
-        /// `offsets` is read from its start).
-        static func countLines(_ out: String, host: String, from offsets: [String: Int], atLeast marker: Int, lineLength: Int) -> Int {
-            let suffix = Self.suffix(host: host)
-            var count = 0
-            for path in files(out, host: host) {
-                guard let handle = FileHandle(forReadingAtPath: path) else { continue }
-                defer { try? handle.close() }
-                // Back up one line so a snapshot taken mid-line still yields that line.
-                let offset = max(0, (offsets[path] ?? 0) - lineLength)
-                try? handle.seek(toOffset: UInt64(offset))
-                guard let data = try? handle.readToEnd() else { continue }
-                forEachLine(Array(data)) { line in
-                    if let number = Self.number(line, suffix: suffix), number >= marker { count += 1 }
-                }
-            }
-            return count
         }
 
         /// `[1, 2, 3, 7]` as `["1...3", "7"]`.

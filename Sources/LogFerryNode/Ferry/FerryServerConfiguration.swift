@@ -17,6 +17,9 @@ public struct FerryServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// This node's name in the server hello log lines.
     public var nodeName: String
+    /// How often the listener heartbeats each session, so a client whose own heartbeats wait behind a big
+    /// frame on a slow link still hears from it within its liveness timeout.
+    public var heartbeatInterval: Duration = .seconds(5)
 
     /// Creates a configuration.
     public init(

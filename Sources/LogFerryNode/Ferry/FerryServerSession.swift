@@ -144,6 +144,13 @@ final class FerryServerSession: Sendable {
         // Unstructured on purpose: graceful shutdown cancels the reading task, and the acker must still
         // finish the acks of what was taken. It is always awaited before this function returns.
         let acker = Task { try await ack(tickets) }
+        let heartbeats = Task { [outbound, interval = server.configuration.heartbeatInterval] in
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                try await outbound.write(.heartbeat)
+            }
+        }
+        defer { heartbeats.cancel() }
         let outcome: Result<Void, any Error>
         do {
             try await readBatches(from: &frames, spoolID: spoolID, host: host, tickets: ticketSink)

@@ -18,7 +18,8 @@ struct FileSinkWriter {
     private var writtenThrough: UInt64
     private var open: [String: OutputFile] = [:]
     private var buffers: [String: [UInt8]] = [:]
-    private var hostDirectories: [String: String] = [:]
+    /// Keyed by the UTF-8 bytes: Swift string equality would merge canonically equivalent host names.
+    private var hostDirectories: [[UInt8]: String] = [:]
     private let root: String
     private let statePath: String
 
@@ -59,14 +60,18 @@ struct FileSinkWriter {
         var changed = false
         for (relative, entry) in committedState.files {
             let path = root + "/" + relative
-            let rotated = path + ".\(entry.generation + 1)"
             let size = OutputFile.size(of: path)
-            if OutputFile.size(of: rotated) != nil {
-                // Rotated after the last commit: the current file holds only uncommitted lines.
-                try OutputFile.truncate(path, to: 0)
-                committedState.files[relative] = .init(generation: entry.generation + 1, length: 0)
+            if let target = entry.rotatingTo {
+                if OutputFile.size(of: path + ".\(target)") != nil {
+                    // Renamed after the last commit: the current file holds only uncommitted lines.
+                    try OutputFile.truncate(path, to: 0)
+                    committedState.files[relative] = .init(generation: target, length: 0)
+                    sink.logger.info("file sink: finished an interrupted rotation of \(path) to \(path).\(target)")
+                } else {
+                    committedState.files[relative]?.rotatingTo = nil
+                    if let size, size > entry.length { try OutputFile.truncate(path, to: entry.length) }
+                }
                 changed = true
-                sink.logger.info("file sink: finished an interrupted rotation of \(path)")
             } else if let size, size > entry.length {
                 try OutputFile.truncate(path, to: entry.length)
                 sink.logger.info("file sink: cut \(path) back from \(size) to its committed \(entry.length) bytes")
@@ -118,8 +123,13 @@ struct FileSinkWriter {
             let relative = hostDirectory + "/" + Self.outputName(event.source)
             format.append(event, host: batch.host, to: &buffers[relative, default: []])
         }
-        for relative in buffers.keys where liveState.files[relative] == nil {
-            adopt(relative)
+        let newFiles = buffers.keys.filter { liveState.files[$0] == nil }
+        if !newFiles.isEmpty {
+            // A file is in the committed state before its first byte is written, so recovery cuts back
+            // what is written after, and keeps what was there.
+            for relative in newFiles { adopt(relative) }
+            for relative in newFiles { committedState.files[relative] = liveState.files[relative] }
+            try saveState(committedState)
         }
         for (relative, bytes) in buffers where !bytes.isEmpty {
             try file(relative).write(bytes)
@@ -166,14 +176,12 @@ struct FileSinkWriter {
         for (relative, entry) in liveState.files where entry.length >= sink.configuration.maxFileBytes {
             let path = root + "/" + relative
             try open.removeValue(forKey: relative)?.close()
-            // Never overwrite an existing NAME.k: take the next free number, and commit the generation just
-            // before it first, so an interrupted rotation is recognised (NAME.(generation + 1) exists).
+            // Never overwrite an existing NAME.k: take the next free number. The target is saved before the
+            // rename, so recovery can tell its own interrupted rotation from someone else's file.
             var next = entry.generation + 1
             while OutputFile.size(of: path + ".\(next)") != nil { next += 1 }
-            if next != entry.generation + 1 {
-                liveState.files[relative]?.generation = next - 1
-                try saveState(liveState)
-            }
+            liveState.files[relative]?.rotatingTo = next
+            try saveState(liveState)
             let target = path + ".\(next)"
             guard rename(path, target) == 0 else {
                 throw OutputFileError(path: path, operation: "rotate (rename to \(target))", errno: errno)
@@ -204,9 +212,10 @@ struct FileSinkWriter {
 
     /// The host directory for `host`, computed once per host.
     private mutating func hostDirectory(_ host: String) -> String {
-        if let known = hostDirectories[host] { return known }
+        let key = Array(host.utf8)
+        if let known = hostDirectories[key] { return known }
         let name = OutputName.component(host)
-        hostDirectories[host] = name
+        hostDirectories[key] = name
         return name
     }
 

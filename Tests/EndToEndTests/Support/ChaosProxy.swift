@@ -29,6 +29,8 @@ final class ChaosProxy: Sendable {
         var stopped = false
         var accepted = 0
         var cuts = 0
+        /// When set, each direction of each new connection forwards at most this many bytes a second.
+        var bytesPerSecond: Int?
     }
 
     /// Starts a proxy forwarding to `backendPort` (nil: refuse connections until a backend is set).
@@ -60,6 +62,11 @@ final class ChaosProxy: Sendable {
     }
 
     /// Points new connections at `port` (nil: close new connections at once). Live ones are left alone.
+    /// Throttles new connections to `bytesPerSecond` in each direction (a slow link); nil lifts the limit.
+    func setRate(bytesPerSecond: Int?) {
+        state.withLock { $0.bytesPerSecond = bytesPerSecond }
+    }
+
     func setBackendPort(_ port: Int?) {
         state.withLock { $0.backendPort = port }
     }
@@ -120,7 +127,8 @@ final class ChaosProxy: Sendable {
                 state.accepted += 1
                 return state.nextID
             }
-            let connection = ProxyConnection(client: client, backend: backend) { [weak self] in
+            let rate = state.withLock { $0.bytesPerSecond }
+            let connection = ProxyConnection(client: client, backend: backend, bytesPerSecond: rate) { [weak self] in
                 self?.state.withLock { _ = $0.connections.removeValue(forKey: id) }
             }
             state.withLock { $0.connections[id] = connection }
@@ -148,6 +156,7 @@ final class ProxyConnection: Sendable {
     private let client: Int32
     private let backend: Int32
     private let onClose: @Sendable () -> Void
+    private let bytesPerSecond: Int?
     private let state = Mutex(PumpState())
 
     private struct PumpState {
@@ -157,9 +166,10 @@ final class ProxyConnection: Sendable {
         var pumpsRunning = 2
     }
 
-    init(client: Int32, backend: Int32, onClose: @escaping @Sendable () -> Void) {
+    init(client: Int32, backend: Int32, bytesPerSecond: Int? = nil, onClose: @escaping @Sendable () -> Void) {
         self.client = client
         self.backend = backend
+        self.bytesPerSecond = bytesPerSecond
         self.onClose = onClose
     }
 
@@ -196,8 +206,11 @@ final class ProxyConnection: Sendable {
     }
 
     private func pump(from source: Int32, to target: Int32, direction: Int) {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // Throttled: read a tenth of a second's worth at a time, then wait out the rest of that tenth.
+        let chunk = bytesPerSecond.map { max(1, $0 / 10) } ?? 64 * 1024
+        var buffer = [UInt8](repeating: 0, count: chunk)
         loop: while true {
+            let started = Date()
             let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { break }
@@ -218,6 +231,10 @@ final class ProxyConnection: Sendable {
                 offset += sent
             }
             if allowed < count { break }
+            if let bytesPerSecond {
+                let due = Double(count) / Double(bytesPerSecond) - Date().timeIntervalSince(started)
+                if due > 0 { Thread.sleep(forTimeInterval: due) }
+            }
         }
         breakNow()
         let last = state.withLock { state in

@@ -19,6 +19,8 @@ struct SpoolLayout: Sendable {
 
     var lockPath: String { directory + "/lock" }
     var metaPath: String { directory + "/spool.meta" }
+    /// Where the spool last lived (machine and path), to recognise a copy.
+    var identityPath: String { directory + "/spool.identity" }
     var segmentsDirectory: String { directory + "/segments" }
     var cursorsDirectory: String { directory + "/cursors" }
     var stateDirectory: String { directory + "/state" }

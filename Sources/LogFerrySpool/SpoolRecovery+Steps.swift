@@ -201,6 +201,32 @@ extension SpoolRecovery {
             return spoolID
         }
 
+        /// Binds the spool id to where the spool lives (machine and absolute path). A spool opened somewhere
+        /// else than where it was last opened is a copy (a cloned disk, a restored image, `cp -a`): it takes a
+        /// new id, so its new batches are never mistaken for the original's; its cursors and records stay.
+        func bindIdentity(_ spoolID: SpoolID) -> SpoolID {
+            let here = SpoolIdentity.current(directory: layout.directory)
+            guard case .body(let body) = StateFile.read(layout.identityPath), let recorded = SpoolIdentity(decoding: body),
+                recorded != here
+            else { return spoolID }
+            let id = SpoolID.random()
+            logger.warning("this spool was copied: it was last opened on machine \(recorded.machine) at \(recorded.path), now on \(here.machine) at \(here.path); it takes a new spool id so its new batches are not taken for the original's (acknowledged cursors are kept)", metadata: [
+                "old_spool_id": "\(spoolID)", "spool_id": "\(id)",
+            ])
+            return id
+        }
+
+        /// Records where the spool lives, once `spool.meta` holds the id that goes with it.
+        func recordIdentity() {
+            let here = SpoolIdentity.current(directory: layout.directory)
+            if case .body(let body) = StateFile.read(layout.identityPath), SpoolIdentity(decoding: body) == here { return }
+            do {
+                try StateFile.write(here.encoded, to: layout.identityPath, durable: true)
+            } catch {
+                logger.error("cannot record the spool's identity in \(layout.identityPath): \(error)")
+            }
+        }
+
         /// Reads the cursor files; a damaged one is moved to quarantine and its cursor restarted later.
         mutating func readCursors() -> Cursors {
             var cursors = Cursors(positions: [:], damaged: [])
@@ -235,6 +261,7 @@ extension SpoolRecovery {
             if Self.metaWasLost(metaFile, segments) { nextSequence += 2 * Spool.reservationBlock }
             let reservedThrough = nextSequence - 1 + Spool.reservationBlock
             var meta = metaFile.meta ?? SpoolMeta(spoolID: spoolID, reservedThrough: reservedThrough)
+            meta.spoolID = spoolID
             meta.reservedThrough = reservedThrough
             var written = reservedThrough
             do {

@@ -29,10 +29,11 @@ enum SpoolRecovery {
         var run = Run(layout: layout, logger: logger, metrics: metrics)
         let metaFile = run.readMeta()
         let segments = try run.recoverNewestSegment()
-        let spoolID = run.settleSpoolID(metaFile: metaFile, segments: segments)
+        let spoolID = run.bindIdentity(run.settleSpoolID(metaFile: metaFile, segments: segments))
         var cursors = run.readCursors()
         let sequences = run.reserveSequences(
             metaFile: metaFile, spoolID: spoolID, segments: segments, cursors: cursors.positions)
+        run.recordIdentity()
         run.restartDamagedCursors(&cursors, segments: segments, lastSequence: sequences.last)
         var meta = sequences.meta
         run.countGap(in: segments, meta: &meta)

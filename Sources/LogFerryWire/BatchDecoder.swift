@@ -9,6 +9,10 @@ import LogFerryBytes
 public struct BatchDecoder {
     private let inflater = Inflater()
     private var buffer: [UInt8] = []
+    /// Deflate's largest possible expansion (258-byte matches at the cheapest code), with room to spare.
+    static let maximumExpansion: UInt64 = 1_100
+    /// Inflate buffers up to this size are kept for the next batch; larger ones are given back.
+    static let keptBufferBytes = 4 << 20
 
     /// The limits every batch is checked against before anything is allocated.
     public var limits: WireLimits
@@ -41,6 +45,14 @@ public struct BatchDecoder {
         guard sealed.uncompressedSize <= limits.maxUncompressedBytes else {
             throw WireError(.uncompressedTooLarge(size: sealed.uncompressedSize, limit: limits.maxUncompressedBytes))
         }
+        // Deflate cannot expand more than about 1032:1, so a declared size beyond that is a lie; refusing it
+        // here means memory follows the bytes that actually arrived, never a claim (a 58-byte frame cannot
+        // make us allocate 64 MiB).
+        let possible = UInt64(sealed.compressed.count) * Self.maximumExpansion + 1024
+        guard UInt64(sealed.uncompressedSize) <= possible else {
+            throw WireError(.malformed(
+                "batch declares \(sealed.uncompressedSize) bytes uncompressed from \(sealed.compressed.count) compressed, more than deflate can produce"))
+        }
         let crc = CRC32C.checksum(sealed.compressed)
         guard crc == sealed.crc32c else { throw WireError(.crcMismatch(declared: sealed.crc32c, actual: crc)) }
 
@@ -48,6 +60,8 @@ public struct BatchDecoder {
         if buffer.count < size {
             buffer = [UInt8](repeating: 0, count: size)
         }
+        // A big batch's buffer is not kept for the next one: a session must not pin memory while idle.
+        defer { if buffer.count > Self.keptBufferBytes { buffer = [] } }
         let inflater = self.inflater
         let result: Result<Batch, WireError> = sealed.compressed.withUnsafeBytes { input in
             buffer.withUnsafeMutableBytes { whole in

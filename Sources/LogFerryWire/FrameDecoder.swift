@@ -1,4 +1,24 @@
 import NIOCore
+import Synchronization
+
+/// A frame size limit that can be raised while a connection runs: a listener allows only a small frame
+/// until the client has authenticated, so an unauthenticated peer cannot make it buffer megabytes.
+public final class FrameSizeLimit: Sendable {
+    private let value: Atomic<UInt32>
+
+    /// Creates a limit of `bytes`.
+    public init(_ bytes: UInt32) {
+        value = Atomic(bytes)
+    }
+
+    /// The current limit.
+    public var bytes: UInt32 { value.load(ordering: .relaxed) }
+
+    /// Sets the limit (after the handshake, to the announced `maxFrameBytes`).
+    public func set(_ bytes: UInt32) {
+        value.store(bytes, ordering: .relaxed)
+    }
+}
 
 /// Turns the bytes of a connection into ``Frame``s in a NIO pipeline (wrap it in `ByteToMessageHandler`).
 ///
@@ -9,11 +29,20 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = Frame
 
     /// The largest frame accepted (type byte plus body).
-    public var maxFrameBytes: UInt32
+    public var maxFrameBytes: UInt32 { limit?.bytes ?? fixedLimit }
+    private let fixedLimit: UInt32
+    private let limit: FrameSizeLimit?
 
     /// Creates a decoder that refuses frames larger than `maxFrameBytes`.
     public init(maxFrameBytes: UInt32) {
-        self.maxFrameBytes = maxFrameBytes
+        self.fixedLimit = maxFrameBytes
+        self.limit = nil
+    }
+
+    /// Creates a decoder whose limit follows `limit` (raised after a handshake).
+    public init(limit: FrameSizeLimit) {
+        self.fixedLimit = limit.bytes
+        self.limit = limit
     }
 
     /// Decodes the next frame, or returns nil to wait for more bytes.

@@ -102,8 +102,9 @@ struct OriginCoverage: Sendable, Hashable {
 
 extension OriginCoverage {
     /// The coverage of a record of the spool `spoolID`: the origin its metadata names, or, when this node
-    /// sealed it (no origin entry), the record itself as a whole batch of this node.
+    /// sealed it (no origin entry), the record itself as a whole batch of the spool id it was sealed under
+    /// (which differs from today's after the spool was copied and took a new id).
     static func of(sequence: UInt64, metadata: RecordMetadata, eventCount: UInt32, spoolID: SpoolID) -> OriginCoverage {
-        metadata.origin ?? OriginCoverage(origin: spoolID, sequence: sequence, events: eventCount)
+        metadata.origin ?? OriginCoverage(origin: metadata.sealedBy ?? spoolID, sequence: sequence, events: eventCount)
     }
 }

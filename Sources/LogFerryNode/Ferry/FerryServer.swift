@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+import Synchronization
 
 /// The ferry listener: the source through which a relay or receiver takes batches from upstream nodes.
 ///
@@ -21,6 +22,8 @@ public final class FerryServer: Service, Sendable {
     let logger: Logger
     let onListening: @Sendable (SocketAddress) -> Void
     let metrics: FerryServerMetrics
+    /// Sessions being served now (checked against ``FerryServerConfiguration/maxSessions``).
+    let openSessions = Atomic<Int>(0)
 
     /// The cursor whose state snapshots the resume points.
     public static let marksCursor = "ferry-listener-marks"
@@ -68,12 +71,14 @@ public final class FerryServer: Service, Sendable {
                         // Idleness is measured in bytes, before the frame decoder: a big frame crawling over a
                         // slow link is progress, not a dead peer.
                         try pipeline.addHandler(IdleStateHandler(readTimeout: idle))
-                        try pipeline.addHandler(IdlePeerCloser(idle: idle))
-                        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: limits.maxFrameBytes)))
+                        // Until the client has authenticated, only a small frame (a client hello) is accepted.
+                        let frameLimit = FrameSizeLimit(FerryServer.handshakeFrameBytes)
+                        try pipeline.addHandler(IdlePeerCloser(idle: idle, frameLimit: frameLimit))
+                        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(limit: frameLimit)))
                         try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
                         return try NIOAsyncChannel<Frame, Frame>(
                             wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 16))
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4))
                         )
                     }
                 }
@@ -108,6 +113,9 @@ public final class FerryServer: Service, Sendable {
     }
 
     /// One connection: handshake, then batches until the peer leaves, fails, or the node shuts down.
+    /// The largest frame accepted before the client hello: enough for any hello with a long host name.
+    static let handshakeFrameBytes: UInt32 = 8 << 10
+
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
         let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "unknown peer"
         var logger = self.logger
@@ -115,11 +123,27 @@ public final class FerryServer: Service, Sendable {
         metrics.connections.increment()
         metrics.openConnections.increment()
         defer { metrics.openConnections.decrement() }
+        let sessions = openSessions.add(1, ordering: .relaxed).newValue
+        defer { openSessions.subtract(1, ordering: .relaxed) }
+        if sessions > configuration.maxSessions {
+            // Past the cap: say so at once, so the client tries another upstream or backs off.
+            metrics.refusals(.retryLater).increment()
+            metrics.sessionsRefused.increment()
+            logger.warning("refusing \(peer): \(sessions - 1) sessions are open, the maximum (--max-sessions) is \(configuration.maxSessions)")
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(.refuse(Refusal(
+                    sequence: 0, code: .retryLater,
+                    reason: "this node serves \(configuration.maxSessions) sessions at most; retry later or use another upstream")))
+            }
+            return
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
+                let frameLimit = try? await connection.channel.pipeline.handler(type: IdlePeerCloser.self).get().frameLimit
                 let session = FerryServerSession(
                     server: self, inbound: inbound, outbound: outbound, peer: peer,
                     closeChannel: { [channel = connection.channel] in channel.close(promise: nil) },
+                    frameLimit: frameLimit,
                     logger: logger
                 )
                 try await cancelWhenGracefulShutdown { try await session.run() }
@@ -151,8 +175,13 @@ final class IdlePeerCloser: ChannelDuplexHandler, Sendable {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let idle: TimeAmount
+    /// The connection's frame size limit, raised by the session once the client has authenticated.
+    let frameLimit: FrameSizeLimit
 
-    init(idle: TimeAmount) { self.idle = idle }
+    init(idle: TimeAmount, frameLimit: FrameSizeLimit) {
+        self.idle = idle
+        self.frameLimit = frameLimit
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
@@ -178,6 +207,7 @@ struct FerryServerMetrics: Sendable {
     let eventsIn = Counter(label: "logferry_ferry_listener_events_total")
     let duplicates = Counter(label: "logferry_ferry_listener_duplicate_batches_total")
     let trimmedBatches = Counter(label: "logferry_ferry_listener_trimmed_batches_total")
+    let sessionsRefused = Counter(label: "logferry_ferry_listener_sessions_refused_total")
     let malformedFrames = Counter(label: "logferry_ferry_listener_malformed_frames_total")
     let ackLatency = Timer(label: "logferry_ferry_listener_ack_latency_seconds")
 

@@ -12,14 +12,16 @@ public struct FerryServerConfiguration: Sendable {
     public var key: [UInt8]?
     /// TLS, when set.
     public var tls: TLSServerOptions?
-    /// A connection that delivers no complete frame for this long is closed (covers slow and silent peers,
-    /// the handshake included). Clients heartbeat well within it.
+    /// The liveness timeout: a connection that delivers no byte for this long, or no client hello within it,
+    /// is refused and closed. Clients heartbeat well within it.
     public var idleTimeout: Duration
     /// This node's name in the server hello log lines.
     public var nodeName: String
     /// How often the listener heartbeats each session, so a client whose own heartbeats wait behind a big
     /// frame on a slow link still hears from it within its liveness timeout.
     public var heartbeatInterval: Duration = .seconds(5)
+    /// Sessions served at once; past it a new connection is refused with retry-later at once (counted).
+    public var maxSessions: Int = 4096
 
     /// Creates a configuration.
     public init(
@@ -29,8 +31,10 @@ public struct FerryServerConfiguration: Sendable {
         key: [UInt8]? = nil,
         tls: TLSServerOptions? = nil,
         idleTimeout: Duration = .seconds(15),
-        nodeName: String = "logferry"
+        nodeName: String = "logferry",
+        maxSessions: Int = 4096
     ) {
+        self.maxSessions = maxSessions
         self.host = host
         self.port = port
         self.limits = limits

@@ -18,6 +18,8 @@ final class FerryServerSession: Sendable {
     let closeChannel: @Sendable () -> Void
     let logger: Logger
     let protocolState: Mutex<ServerProtocolState>
+    /// The connection's frame size limit (small until the client has authenticated).
+    let frameLimit: FrameSizeLimit?
 
     /// What the acker does, in arrival order: wait for a batch to be durable and ack it, or say bye.
     enum Ticket: Sendable {
@@ -32,8 +34,10 @@ final class FerryServerSession: Sendable {
         outbound: NIOAsyncChannelOutboundWriter<Frame>,
         peer: String,
         closeChannel: @escaping @Sendable () -> Void,
+        frameLimit: FrameSizeLimit? = nil,
         logger: Logger
     ) {
+        self.frameLimit = frameLimit
         self.server = server
         self.inbound = inbound
         self.outbound = outbound
@@ -116,9 +120,12 @@ final class FerryServerSession: Sendable {
         let registry = server.registry
         let claimed = await registry.claim(spoolID, peer: peer, patience: .seconds(2), close: closeChannel)
         guard let token = claimed else {
-            try await refuseAndClose(protocolState.withLock {
-                $0.refuseSession(.retryLater, reason: "a previous session of spool \(spoolID) is still closing; retry shortly")
-            })
+            let holder = await registry.peer(of: spoolID)
+            let reason = holder.map { UpstreamRegistry.address(of: $0) != UpstreamRegistry.address(of: peer) } == true
+                ? "spool \(spoolID) already has a live session from \(holder ?? "another peer"); two nodes present the same spool id (a copied spool?); refusing the newer"
+                : "a previous session of spool \(spoolID) is still closing; retry shortly"
+            if reason.hasPrefix("spool") { logger.warning("refusing \(peer): \(reason)") }
+            try await refuseAndClose(protocolState.withLock { $0.refuseSession(.retryLater, reason: reason) })
             return
         }
         do {
@@ -137,6 +144,8 @@ final class FerryServerSession: Sendable {
     ) async throws {
         let resume = await server.registry.resumePoint(for: spoolID)
         let welcome = try protocolState.withLock { state throws(WireError) in try state.welcome(resumeSequence: resume) }
+        // Authenticated: batch frames up to the announced limit may come now.
+        frameLimit?.set(server.configuration.limits.maxFrameBytes)
         try await outbound.write(welcome)
         logger.info("\(host) (spool \(spoolID)) connected from \(peer); it resumes after sequence \(resume)")
 

@@ -31,6 +31,11 @@ actor UpstreamRegistry {
     /// when the earlier session did not finish within `patience` (the caller refuses with retry-later).
     func claim(_ spoolID: SpoolID, peer: String, patience: Duration, close: @escaping @Sendable () -> Void) async -> Int? {
         let deadline = ContinuousClock.now + patience
+        if let old = sessions[spoolID], Self.address(of: old.peer) != Self.address(of: peer) {
+            // Two live sessions of one spool id from different machines: a copied spool, or someone
+            // presenting another node's id. The session in place wins; the newer is refused.
+            return nil
+        }
         while let old = sessions[spoolID] {
             old.close()
             let released = await waitForRelease(spoolID, sessionID: old.id, until: deadline)
@@ -39,6 +44,12 @@ actor UpstreamRegistry {
         nextSessionID += 1
         sessions[spoolID] = Session(id: nextSessionID, peer: peer, close: close)
         return nextSessionID
+    }
+
+    /// A peer's address without its port (`[IPv4]10.0.0.5/10.0.0.5:41672` → `[IPv4]10.0.0.5/10.0.0.5`).
+    static func address(of peer: String) -> Substring {
+        guard let colon = peer.lastIndex(of: ":") else { return peer[...] }
+        return peer[..<colon]
     }
 
     /// The peer of the live session of `spoolID`, if any.

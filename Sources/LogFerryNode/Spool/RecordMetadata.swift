@@ -8,19 +8,22 @@ import LogFerryWire
 /// resume points after a crash; an agent stores the file offsets reached by the lines in the batch, which
 /// rebuilds its file positions. The layout is a version byte then tag-length-value entries, so that a newer
 /// node can add entries an older one skips.
-public struct RecordMetadata: Sendable, Hashable {
+struct RecordMetadata: Sendable, Hashable {
     /// Where a forwarded batch came from, when it arrived through a ferry listener.
-    public var upstream: UpstreamPosition?
+    var upstream: UpstreamPosition?
     /// Opaque file checkpoints of a file source (encoded by the tailer), when the batch holds tailed lines.
-    public var fileCheckpoints: [UInt8]?
+    var fileCheckpoints: [UInt8]?
     /// Which origin batches the record holds, when another node sealed them (absent: this node is the
     /// origin and the record is its own whole batch).
     var origin: OriginCoverage?
     /// When this node stored the record (nanoseconds since the epoch): what `--replay-since` selects by.
     var sealedAt: UInt64?
+    /// The spool id this node had when it sealed the record (its own batch): a copy of the spool that took a
+    /// new id still ships the copied records under the original origin, so they deduplicate against it.
+    var sealedBy: SpoolID?
 
     /// Creates metadata; every entry is optional.
-    public init(upstream: UpstreamPosition? = nil, fileCheckpoints: [UInt8]? = nil) {
+    init(upstream: UpstreamPosition? = nil, fileCheckpoints: [UInt8]? = nil) {
         self.upstream = upstream
         self.fileCheckpoints = fileCheckpoints
     }
@@ -38,11 +41,11 @@ public struct RecordMetadata: Sendable, Hashable {
         return UInt64(max(0, spec.tv_sec)) &* 1_000_000_000 &+ UInt64(max(0, spec.tv_nsec))
     }
 
-    /// `metadata` with the seal time set to now unless it has one: every source stamps its records this way.
-    static func stamped(_ metadata: [UInt8]) -> [UInt8] {
+    /// `metadata` with the seal time (now) and the sealing spool id set: every source stamps its records so.
+    static func stamped(_ metadata: [UInt8], sealedBy spoolID: SpoolID) -> [UInt8] {
         guard var decoded = try? RecordMetadata(decoding: metadata) else { return metadata }
-        if decoded.sealedAt != nil { return metadata }
-        decoded.sealedAt = now()
+        decoded.sealedAt = decoded.sealedAt ?? now()
+        decoded.sealedBy = decoded.sealedBy ?? spoolID
         return decoded.encoded()
     }
 
@@ -52,10 +55,11 @@ public struct RecordMetadata: Sendable, Hashable {
         case fileCheckpoints = 2
         case origin = 3
         case sealedAt = 4
+        case sealedBy = 5
     }
 
     /// The bytes stored in the spool record.
-    public func encoded() -> [UInt8] {
+    func encoded() -> [UInt8] {
         var out: [UInt8] = [Self.version]
         if let upstream {
             var body: [UInt8] = upstream.spoolID.bytes
@@ -72,6 +76,9 @@ public struct RecordMetadata: Sendable, Hashable {
             body.appendBigEndian(sealedAt)
             Self.appendEntry(.sealedAt, body, to: &out)
         }
+        if let sealedBy {
+            Self.appendEntry(.sealedBy, sealedBy.bytes, to: &out)
+        }
         if let origin {
             var body: [UInt8] = []
             body.appendBigEndian(origin.eventCount)
@@ -83,7 +90,7 @@ public struct RecordMetadata: Sendable, Hashable {
 
     /// Parses stored metadata. Empty metadata (a record written by a plain source) decodes to no entries;
     /// unknown tags are skipped; a malformed area is an error the caller counts and skips.
-    public init(decoding bytes: [UInt8]) throws(RecordMetadataError) {
+    init(decoding bytes: [UInt8]) throws(RecordMetadataError) {
         self.init()
         guard let first = bytes.first else { return }
         guard first == Self.version else { throw RecordMetadataError(reason: "unknown metadata version \(first)") }
@@ -109,6 +116,9 @@ public struct RecordMetadata: Sendable, Hashable {
                 )
             case .fileCheckpoints:
                 self.fileCheckpoints = body
+            case .sealedBy:
+                guard let id = SpoolID(bytes: body) else { throw RecordMetadataError(reason: "sealed-by entry of \(body.count) bytes") }
+                self.sealedBy = id
             case .sealedAt:
                 guard body.count == 8 else { throw RecordMetadataError(reason: "seal time entry of \(body.count) bytes") }
                 self.sealedAt = body.readBigEndian(UInt64.self, at: 0)
@@ -140,27 +150,27 @@ public struct RecordMetadata: Sendable, Hashable {
 }
 
 /// Metadata that does not parse; the record's batch is still delivered, only its bookkeeping is skipped.
-public struct RecordMetadataError: Error, CustomStringConvertible, Sendable {
+struct RecordMetadataError: Error, CustomStringConvertible, Sendable {
     /// What was wrong.
-    public var reason: String
+    var reason: String
     /// An operator-facing description.
-    public var description: String { "spool record metadata is malformed (\(reason)); the batch is kept, its bookkeeping skipped" }
+    var description: String { "spool record metadata is malformed (\(reason)); the batch is kept, its bookkeeping skipped" }
 }
 
 /// A position in an upstream spool: the batch `sequence` of the spool `spoolID`, and which part of it when the
 /// batch was split because it was too large for this hop (`partCount` 1 when whole).
-public struct UpstreamPosition: Sendable, Hashable {
+struct UpstreamPosition: Sendable, Hashable {
     /// The upstream spool.
-    public var spoolID: SpoolID
+    var spoolID: SpoolID
     /// The upstream batch sequence.
-    public var sequence: UInt64
+    var sequence: UInt64
     /// Which part (0-based) of a split batch this is; 0 for a whole batch.
-    public var part: UInt16
+    var part: UInt16
     /// How many parts the batch was split into; 1 for a whole batch.
-    public var partCount: UInt16
+    var partCount: UInt16
 
     /// Creates a position.
-    public init(spoolID: SpoolID, sequence: UInt64, part: UInt16 = 0, partCount: UInt16 = 1) {
+    init(spoolID: SpoolID, sequence: UInt64, part: UInt16 = 0, partCount: UInt16 = 1) {
         self.spoolID = spoolID
         self.sequence = sequence
         self.part = part
@@ -168,5 +178,5 @@ public struct UpstreamPosition: Sendable, Hashable {
     }
 
     /// Whether this is the last (or only) part of its batch, so the whole batch is stored once this is.
-    public var completesBatch: Bool { part + 1 >= partCount }
+    var completesBatch: Bool { part + 1 >= partCount }
 }

@@ -157,6 +157,7 @@ struct ConfigKey: Sendable {
         "tls-key": .string { $0.tlsKey = $1 },
         "tls-client-ca": .string { $0.tlsClientCA = $1 },
         "idle-timeout": .int { $0.idleTimeoutSeconds = $1 },
+        "max-sessions": .int { $0.maxSessions = $1 },
         "to": .strings { $0.to = try ConfigValue.upstreams($1.joined(separator: ","), key: "to") },
         "selection": .string { $0.selection = try ConfigValue.selection($1, key: "selection") },
         "window": .int { $0.window = $1 },

@@ -33,6 +33,8 @@ struct NodeConfiguration: Sendable {
     var tlsClientCA: String?
     /// `idle-timeout`: seconds without a complete frame before a peer is dropped.
     var idleTimeoutSeconds: Int = 15
+    /// `max-sessions`: sessions a listener serves at once.
+    var maxSessions: Int = 4096
     /// `max-frame-bytes`, `max-batch-bytes`, `max-batch-events`: the listener's announced limits.
     var limits: WireLimits = .default
 

@@ -54,7 +54,11 @@ struct ListenOptions: ParsableArguments {
     @Option(name: .customLong("idle-timeout"), help: "Seconds without a byte from a peer before it is dropped (the liveness timeout; peers heartbeat every 5 s).")
     var idleTimeout: Int = 15
 
+    @Option(name: .customLong("max-sessions"), help: "Sessions served at once; more are refused with retry-later.")
+    var maxSessions: Int = 4096
+
     func apply(to configuration: inout NodeConfiguration) throws {
+        configuration.maxSessions = maxSessions
         configuration.listen = try ConfigValue.address(listen, key: "listen")
         configuration.tlsCert = tlsCert
         configuration.tlsKey = tlsKey

@@ -54,7 +54,8 @@ struct NodeRunner {
                     key: key,
                     tls: tls,
                     idleTimeout: .seconds(configuration.idleTimeoutSeconds),
-                    nodeName: configuration.hostName
+                    nodeName: configuration.hostName,
+                    maxSessions: configuration.maxSessions
                 ),
                 spool: spool,
                 logger: Logger(label: "logferry.listener"),

@@ -7,7 +7,7 @@ extension Spool {
     /// Any other error is thrown. The record's metadata gets its seal time (for `--replay-since`).
     func appendWaitingForSpace(_ payload: [UInt8], metadata: [UInt8] = [], logger: Logger) async throws -> SpoolAppendResult {
         var warned = false
-        let metadata = RecordMetadata.stamped(metadata)
+        let metadata = RecordMetadata.stamped(metadata, sealedBy: id)
         while true {
             do {
                 return try await append(payload, metadata: metadata)

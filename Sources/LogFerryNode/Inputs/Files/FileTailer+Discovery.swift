@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 
 /// Discovery: evaluating the patterns, picking up new files, following renames, adopting checkpoints after a
@@ -107,6 +108,14 @@ extension FileTailer {
         pendingCheckpoints = [:]
         for checkpoint in orphans {
             let key = checkpoint.identity.key
+            // Only a file this source is configured for now (renamed away during a restart) is followed: the
+            // offsets of a copied spool, or of a file removed from the configuration, are not read.
+            guard configuration.patterns.contains(where: { fnmatch($0, checkpoint.path, 0) == 0 }) else {
+                logger.warning("checkpoint of a file that is not in this source's --file patterns; not reading it", metadata: [
+                    "path": "\(checkpoint.path)", "offset": "\(checkpoint.offset)",
+                ])
+                continue
+            }
             guard files[key] == nil,
                 let path = FileSystem.findEntry(in: FileSystem.directoryName(checkpoint.path), inode: key.inode),
                 case .success(let status) = FileSystem.status(path: path), status.key == key, status.isRegularFile

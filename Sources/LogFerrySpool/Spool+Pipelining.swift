@@ -14,6 +14,15 @@ extension Spool {
         SpoolPendingAppend(result: try await write(payload, metadata: metadata))
     }
 
+    /// Returns once every record through `sequence` is on stable storage, syncing now if needed (under every
+    /// fsync policy but `never`, which promises nothing across a power loss). State derived from records —
+    /// file offsets in a snapshot — must not be saved ahead of the records it came from: a torn tail would
+    /// take the records away and leave the offsets pointing past lines that were never shipped.
+    public func waitUntilDurable(through sequence: UInt64) async throws {
+        guard configuration.fsync != .never, sequence <= lastWritten else { return }
+        try await waitSynced(through: sequence)
+    }
+
     /// Returns once the record of `pending` is durable under the fsync policy (at once for `interval` and
     /// `never`, whose promise is weaker; see Docs/SPOOL.md).
     @discardableResult

@@ -6,7 +6,7 @@ import Logging
 /// The records themselves are the truth; a snapshot saved now and then in a cursor's state bounds how much of
 /// the spool a restart has to read. The snapshot cursor also pins the records after it, so the spool never
 /// deletes a record whose metadata is not yet in a snapshot.
-public protocol SpoolDerivedState: Sendable {
+protocol SpoolDerivedState: Sendable {
     /// The state of an empty spool.
     init()
     /// Restores a snapshot made by `snapshot()`.
@@ -18,17 +18,17 @@ public protocol SpoolDerivedState: Sendable {
 }
 
 /// Rebuilds a `SpoolDerivedState` on start and keeps its snapshot fresh while the node runs.
-public struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
+struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
     /// The spool followed.
-    public let spool: Spool
+    let spool: Spool
     /// The cursor whose state holds the snapshot (and which pins the records after it).
-    public let cursorName: String
+    let cursorName: String
     /// How often a changed state is saved.
-    public var interval: Duration
+    var interval: Duration
     let logger: Logger
 
     /// Creates a snapshotter over the cursor `cursorName` of `spool`.
-    public init(spool: Spool, cursorName: String, interval: Duration = .seconds(1), logger: Logger) {
+    init(spool: Spool, cursorName: String, interval: Duration = .seconds(1), logger: Logger) {
         self.spool = spool
         self.cursorName = cursorName
         self.interval = interval
@@ -37,7 +37,7 @@ public struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
 
     /// Loads the snapshot and folds in every record after it: the state as of the spool's last record.
     /// Costs one read of the records written since the last snapshot, not of the whole backlog.
-    public func rebuild() async throws -> (state: State, through: UInt64) {
+    func rebuild() async throws -> (state: State, through: UInt64) {
         let position = try await spool.cursor(named: cursorName)
         var state: State
         if position.state.isEmpty {
@@ -61,7 +61,7 @@ public struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
 
     /// Follows new records from `through + 1`, saving a snapshot at most every `interval`, until cancelled;
     /// saves a last snapshot on the way out.
-    public func follow(state initial: State, through initialThrough: UInt64) async throws {
+    func follow(state initial: State, through initialThrough: UInt64) async throws {
         var state = initial
         var through = initialThrough
         var saved = initialThrough
@@ -76,6 +76,7 @@ public struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
                     // segments behind us; a full spool under `block` frees space only once every cursor has
                     // passed a segment, and no new record would come to trigger a save.
                     if through != saved {
+                        try await spool.waitUntilDurable(through: through)
                         try await spool.commit(cursor: cursorName, through: through, state: state.snapshot())
                         saved = through
                         lastSave = .now
@@ -86,6 +87,7 @@ public struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
                 Self.fold(record, into: &state, logger: logger)
                 through = record.sequence
                 if ContinuousClock.now - lastSave >= interval {
+                    try await spool.waitUntilDurable(through: through)
                     try await spool.commit(cursor: cursorName, through: through, state: state.snapshot())
                     saved = through
                     lastSave = .now
@@ -95,6 +97,7 @@ public struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
             // Shutting down: fall through to the final save.
         }
         if through != saved {
+            try await spool.waitUntilDurable(through: through)
             try await spool.commit(cursor: cursorName, through: through, state: state.snapshot())
         }
     }

@@ -24,10 +24,11 @@ public struct BatchDecoder {
 
     /// Checks, inflates and parses `sealed`.
     ///
-    /// - Throws: ``WireError/Kind/tooManyEvents``, ``WireError/Kind/uncompressedTooLarge``,
-    ///   ``WireError/Kind/crcMismatch``, ``WireError/Kind/inflateLimitExceeded``,
-    ///   ``WireError/Kind/sizeMismatch``, ``WireError/Kind/streamNotEnded``, ``WireError/Kind/trailingData``,
-    ///   ``WireError/Kind/zlib``, ``WireError/Kind/truncated`` or ``WireError/Kind/malformed``.
+    /// - Throws: ``WireError/Kind/tooManyEvents(count:limit:)``,
+    ///   ``WireError/Kind/uncompressedTooLarge(size:limit:)``, ``WireError/Kind/crcMismatch(declared:actual:)``,
+    ///   ``WireError/Kind/inflateLimitExceeded(limit:)``, ``WireError/Kind/sizeMismatch(declared:actual:)``,
+    ///   ``WireError/Kind/streamNotEnded``, ``WireError/Kind/trailingData``,
+    ///   ``WireError/Kind/zlib(code:message:)``, ``WireError/Kind/truncated`` or ``WireError/Kind/malformed(_:)``.
     public mutating func decode(_ sealed: SealedBatch) throws(WireError) -> Batch {
         try open(sealed, materialize: true)
     }

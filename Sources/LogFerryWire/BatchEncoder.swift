@@ -21,8 +21,9 @@ public struct BatchEncoder {
 
     /// Encodes and compresses `batch`.
     ///
-    /// - Throws: ``WireError/Kind/tooManyEvents`` or ``WireError/Kind/uncompressedTooLarge`` when the batch
-    ///   cannot be described by the u32 header fields; ``WireError/Kind/zlib`` when zlib fails (out of memory).
+    /// - Throws: ``WireError/Kind/tooManyEvents(count:limit:)`` or
+    ///   ``WireError/Kind/uncompressedTooLarge(size:limit:)`` when the batch cannot be described by the u32
+    ///   header fields; ``WireError/Kind/zlib(code:message:)`` when zlib fails (out of memory).
     public mutating func encode(_ batch: Batch) throws(WireError) -> SealedBatch {
         try seal(host: batch.host, events: batch.events[...])
     }
@@ -34,7 +35,7 @@ public struct BatchEncoder {
     /// event list until every part has at most `maxEventsPerBatch` events, a body of at most
     /// `maxUncompressedBytes` and a worst-case compressed frame of at most `maxFrameBytes`.
     ///
-    /// - Throws: ``WireError/Kind/eventTooLarge`` when one event alone cannot fit.
+    /// - Throws: ``WireError/Kind/eventTooLarge(bytes:limit:)`` when one event alone cannot fit.
     public mutating func encodeParts(_ batch: Batch, fitting limits: WireLimits) throws(WireError) -> [SealedBatch] {
         var parts: [SealedBatch] = []
         try split(host: batch.host, events: batch.events[...], limits: limits, into: &parts)

@@ -61,12 +61,15 @@ public struct ClientProtocolState: Sendable {
     /// Creates the state of one client connection.
     ///
     /// - Parameters:
+    ///   - spoolID: the id of the sink's spool, sent in the client hello.
+    ///   - hostName: this node's name, sent in the client hello.
+    ///   - key: the shared key, nil when none is configured.
     ///   - acknowledged: the sink's committed cursor; the client never sends at or below it.
     ///   - highestSealed: the last sequence the spool ever gave out.
     ///   - window: records in flight at most (the server's `maxWindow` may lower it).
-    ///   - key: the shared key, nil when none is configured.
     ///   - usesResumePoint: false for a replay, which sends everything after `acknowledged` whatever the
     ///     server already holds (the server deduplicates by origin).
+    ///   - versions: the protocol versions this client speaks.
     public init(
         spoolID: [UInt8], hostName: String, key: [UInt8]?, acknowledged: UInt64 = 0, highestSealed: UInt64 = .max,
         window: Int = 16, usesResumePoint: Bool = true, versions: ClosedRange<UInt16> = ProtocolVersion.supported
@@ -93,9 +96,9 @@ public struct ClientProtocolState: Sendable {
 
     /// Handles a frame from the server.
     ///
-    /// - Throws: ``WireError/Kind/illegalFrame`` when the frame is not allowed now or names an impossible
-    ///   position, or ``WireError/Kind/unsupportedVersion`` when the server speaks no version we do; close
-    ///   the connection.
+    /// - Throws: ``WireError/Kind/illegalFrame(state:frame:)`` when the frame is not allowed now or names an
+    ///   impossible position, or ``WireError/Kind/unsupportedVersion(offered:supported:)`` when the server
+    ///   speaks no version we do; close the connection.
     public mutating func receive(_ frame: Frame) throws(WireError) -> Action {
         switch (phase, frame) {
         case (.closed, _):
@@ -168,8 +171,8 @@ public struct ClientProtocolState: Sendable {
 
     /// Records that record `sequence` is being sent (all its parts). Call before writing its frames.
     ///
-    /// - Throws: ``WireError/Kind/illegalFrame`` when not established, when the window is full, or when the
-    ///   record is at or below the commit point.
+    /// - Throws: ``WireError/Kind/illegalFrame(state:frame:)`` when not established, when the window is full,
+    ///   or when the record is at or below the commit point.
     public mutating func send(_ sequence: UInt64) throws(WireError) {
         guard canSend else { throw illegal("batch \(sequence) (\(inFlight.count) in flight)") }
         guard sequence > commitPoint, sequence > lastSent else {

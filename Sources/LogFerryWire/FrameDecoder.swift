@@ -23,8 +23,8 @@ public final class FrameSizeLimit: Sendable {
 /// Turns the bytes of a connection into ``Frame``s in a NIO pipeline (wrap it in `ByteToMessageHandler`).
 ///
 /// A frame whose length prefix exceeds `maxFrameBytes` fails the channel with
-/// ``WireError/Kind/frameTooLarge`` before its body is buffered. A connection that ends in the middle of
-/// a frame fails with ``WireError/Kind/truncated``.
+/// ``WireError/Kind/frameTooLarge(length:limit:)`` before its body is buffered. A connection that ends in the
+/// middle of a frame fails with ``WireError/Kind/truncated``.
 public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = Frame
 

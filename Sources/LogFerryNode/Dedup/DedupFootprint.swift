@@ -1,13 +1,13 @@
 import Foundation
 import LogFerrySpool
 
-/// What the per-origin deduplication state costs, measured on a real ``OriginLedger``: the figure behind
+/// What the per-origin deduplication state costs, measured on a real `OriginLedger`: the figure behind
 /// `logferry bench dedup` and the sizing advice in Docs/OPERATIONS.md.
 public struct DedupFootprint: Sendable {
     /// Origins held.
     public var origins: Int
     /// Disjoint unit ranges per origin.
-    public var rangesPerOrigin: Int
+    var rangesPerOrigin: Int
     /// Resident memory the state added, in bytes (from /proc/self/statm, so approximate).
     public var residentBytes: Int
     /// The size of its snapshot (what a listener saves and a file sink commits), in bytes.

@@ -9,7 +9,7 @@ public struct Backoff: Sendable, Hashable {
     /// How long a connection must stay healthy before the next failure starts again from `base`.
     public var resetAfter: Duration
     /// Failures since the last reset.
-    public private(set) var attempt: Int = 0
+    private(set) var attempt: Int = 0
 
     /// Creates a backoff.
     public init(base: Duration = .milliseconds(100), cap: Duration = .seconds(30), resetAfter: Duration = .seconds(30)) {
@@ -19,14 +19,14 @@ public struct Backoff: Sendable, Hashable {
     }
 
     /// The ceiling of the next delay, before jitter.
-    public var ceiling: Duration {
+    var ceiling: Duration {
         let factor = attempt >= 30 ? Int64(1) << 30 : Int64(1) << attempt
         let candidate = base * Int(factor)
         return min(candidate, cap)
     }
 
     /// Returns the next delay and counts a failure.
-    public mutating func next<RNG: RandomNumberGenerator>(using rng: inout RNG) -> Duration {
+    mutating func next<RNG: RandomNumberGenerator>(using rng: inout RNG) -> Duration {
         let ceilingNanos = max(ceiling.nanoseconds, 0)
         attempt += 1
         guard ceilingNanos > 0 else { return .zero }
@@ -34,13 +34,13 @@ public struct Backoff: Sendable, Hashable {
     }
 
     /// Returns the next delay with the system's random generator.
-    public mutating func next() -> Duration {
+    mutating func next() -> Duration {
         var rng = SystemRandomNumberGenerator()
         return next(using: &rng)
     }
 
     /// Starts again from `base` (after a healthy period).
-    public mutating func reset() {
+    mutating func reset() {
         attempt = 0
     }
 }

@@ -18,7 +18,7 @@ public struct TLSServerOptions: Sendable, Hashable {
     }
 
     /// Loads the files into an SSL context; errors name the file.
-    public func makeContext() throws -> NIOSSLContext {
+    func makeContext() throws -> NIOSSLContext {
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
         do {
@@ -64,7 +64,7 @@ public struct TLSClientOptions: Sendable, Hashable {
     }
 
     /// Loads the files into an SSL context; errors name the file.
-    public func makeContext() throws -> NIOSSLContext {
+    func makeContext() throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let caPath { configuration.trustRoots = .file(caPath) }
         if let certificatePath {
@@ -86,13 +86,13 @@ public struct TLSClientOptions: Sendable, Hashable {
 }
 
 /// A TLS file that could not be loaded.
-public struct TLSOptionsError: Error, CustomStringConvertible {
+struct TLSOptionsError: Error, CustomStringConvertible {
     /// The file.
-    public var path: String
+    var path: String
     /// What the file was meant to hold.
-    public var what: String
+    var what: String
     /// The loader's error.
-    public var underlying: any Error
+    var underlying: any Error
     /// An operator-facing description.
-    public var description: String { "cannot load \(what) from \(path): \(underlying). Check the path and that the file is PEM." }
+    var description: String { "cannot load \(what) from \(path): \(underlying). Check the path and that the file is PEM." }
 }

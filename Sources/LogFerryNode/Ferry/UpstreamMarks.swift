@@ -5,15 +5,15 @@ import LogFerrySpool
 /// This is what makes a reconnect produce no duplicate: the welcome frame tells the client where to resume.
 /// Rebuilt on start from the spool records' metadata (see `SpoolSnapshotter`), so a kill -9 between
 /// append and ack cannot forget a stored batch.
-public struct UpstreamMarks: SpoolDerivedState, Equatable {
+struct UpstreamMarks: SpoolDerivedState, Equatable {
     /// The last stored position per upstream spool.
-    public private(set) var positions: [SpoolID: UpstreamPosition]
+    private(set) var positions: [SpoolID: UpstreamPosition]
 
     /// No upstream seen yet.
-    public init() { positions = [:] }
+    init() { positions = [:] }
 
     /// Restores a snapshot made by `snapshot()`.
-    public init(snapshot bytes: [UInt8]) throws {
+    init(snapshot bytes: [UInt8]) throws {
         self.init()
         let entry = 16 + 8 + 2 + 2
         guard bytes.count >= 4 else { throw RecordMetadataError(reason: "upstream marks snapshot of \(bytes.count) bytes") }
@@ -34,7 +34,7 @@ public struct UpstreamMarks: SpoolDerivedState, Equatable {
     }
 
     /// The bytes of a snapshot.
-    public func snapshot() -> [UInt8] {
+    func snapshot() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(4 + positions.count * 28)
         out.appendBigEndian(UInt32(positions.count))
@@ -48,26 +48,26 @@ public struct UpstreamMarks: SpoolDerivedState, Equatable {
     }
 
     /// Folds in a stored record's upstream position, if it has one.
-    public mutating func apply(_ metadata: RecordMetadata, sequence: UInt64) {
+    mutating func apply(_ metadata: RecordMetadata, sequence: UInt64) {
         if let upstream = metadata.upstream { record(upstream) }
     }
 
     /// Notes that `position` is durably stored. Positions only move forward.
-    public mutating func record(_ position: UpstreamPosition) {
+    mutating func record(_ position: UpstreamPosition) {
         if let current = positions[position.spoolID], !current.isBefore(position) { return }
         positions[position.spoolID] = position
     }
 
     /// Where a client with spool `id` resumes: every batch up to `sequence` is stored whole, and the first
     /// `part` parts of the next batch are stored too (0 unless a split batch was cut off mid-way).
-    public func resumePoint(for id: SpoolID) -> (sequence: UInt64, part: UInt16) {
+    func resumePoint(for id: SpoolID) -> (sequence: UInt64, part: UInt16) {
         guard let last = positions[id] else { return (0, 0) }
         if last.completesBatch { return (last.sequence, 0) }
         return (last.sequence - 1, last.part + 1)
     }
 
     /// Whether the batch part at (`sequence`, `part`) from spool `id` is already stored.
-    public func contains(_ id: SpoolID, sequence: UInt64, part: UInt16) -> Bool {
+    func contains(_ id: SpoolID, sequence: UInt64, part: UInt16) -> Bool {
         guard let last = positions[id] else { return false }
         if sequence != last.sequence { return sequence < last.sequence }
         return part <= last.part || last.completesBatch

@@ -18,9 +18,14 @@ public final class Node: Service, Sendable {
 
     /// Creates a node over `spool`.
     ///
-    /// - Parameter whenSourcesEnd: what to wait for once every source has returned before the sinks are
-    ///   stopped; by default the graceful shutdown (SIGTERM). An agent with `--exit-when-drained` waits
-    ///   for its ferry sink to have everything acknowledged instead.
+    /// - Parameters:
+    ///   - spool: the spool the sources append to and the sinks read from; closed when the node stops.
+    ///   - sources: the services that take input into the spool.
+    ///   - sinks: the services that deliver the spool's records onwards.
+    ///   - whenSourcesEnd: what to wait for once every source has returned before the sinks are
+    ///     stopped; by default the graceful shutdown (SIGTERM). An agent with `--exit-when-drained` waits
+    ///     for its ferry sink to have everything acknowledged instead.
+    ///   - logger: the node's logger (its shutdown steps are logged at debug level).
     public init(
         spool: Spool,
         sources: [any Service],

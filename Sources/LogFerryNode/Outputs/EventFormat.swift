@@ -11,7 +11,7 @@ public enum EventFormat: String, Sendable, CaseIterable {
     case json
 
     /// Appends `event` of a batch from `host` to `out`, newline included.
-    public func append(_ event: Event, host: String, to out: inout [UInt8]) {
+    func append(_ event: Event, host: String, to out: inout [UInt8]) {
         switch self {
         case .raw:
             Self.appendEscaped(event.line, to: &out)

@@ -63,7 +63,7 @@ public final class FileSink: Service, Sendable {
     }
 
     /// Waits until everything up to `sequence` is written and committed.
-    public func waitUntilCommitted(through sequence: UInt64) async {
+    func waitUntilCommitted(through sequence: UInt64) async {
         await progress.waitUntil(sequence)
     }
 

@@ -113,16 +113,16 @@ final class OutputFile {
 }
 
 /// A file sink's I/O failure, naming the file.
-public struct OutputFileError: Error, CustomStringConvertible {
+struct OutputFileError: Error, CustomStringConvertible {
     /// The file.
-    public var path: String
+    var path: String
     /// What was being done.
-    public var operation: String
+    var operation: String
     /// The error number.
-    public var errno: Int32
+    var errno: Int32
 
     /// An operator-facing description.
-    public var description: String {
+    var description: String {
         "file sink cannot \(operation) \(path): \(String(cString: strerror(errno))). Check the disk space and permissions of the output directory (the node's user must be able to write there, e.g. chown it to that user); nothing is lost, the batches wait in the spool and the sink retries."
     }
 }

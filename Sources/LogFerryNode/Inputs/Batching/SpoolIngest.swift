@@ -32,19 +32,19 @@ public actor SpoolIngest {
     }
 
     /// Adds an event; seals and appends the batch when it is full.
-    public func add(_ event: Event) async throws {
+    func add(_ event: Event) async throws {
         assembler.add(event)
         eventsIn.increment()
         if assembler.isFull { try await seal() }
     }
 
     /// Seals and appends whatever is waiting (end of input, shutdown).
-    public func flush() async throws {
+    func flush() async throws {
         if !assembler.isEmpty { try await seal() }
     }
 
     /// Seals batches that have lingered long enough, until cancelled; flushes on the way out.
-    public func runLingerTimer() async throws {
+    func runLingerTimer() async throws {
         while !Task.isCancelled {
             let deadline = assembler.deadline ?? (.now + policy.linger)
             do {

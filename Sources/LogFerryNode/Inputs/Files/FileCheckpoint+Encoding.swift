@@ -1,12 +1,12 @@
 import LogFerryBytes
 
 /// A checkpoint list that could not be decoded.
-public struct FileCheckpointDecodingError: Error, CustomStringConvertible, Sendable {
+struct FileCheckpointDecodingError: Error, CustomStringConvertible, Sendable {
     /// What is wrong with the bytes.
-    public var reason: String
+    var reason: String
 
     /// Operator-facing text.
-    public var description: String {
+    var description: String {
         "file checkpoints in spool record metadata cannot be decoded (\(reason)); "
             + "the affected files will be read again from their registry snapshot or from the start"
     }
@@ -14,12 +14,12 @@ public struct FileCheckpointDecodingError: Error, CustomStringConvertible, Senda
 
 extension FileCheckpoint {
     /// The current encoding version (first byte of ``encode(_:)``).
-    public static let encodingVersion: UInt8 = 1
+    static let encodingVersion: UInt8 = 1
 
     /// Encodes a checkpoint list compactly:
     /// `version(1) count(varint) { device(varint) inode(varint) fingerprint(8, big-endian)
     /// fingerprintLength(varint) offset(varint) pathLength(varint) path(UTF-8) }*`.
-    public static func encode(_ checkpoints: [FileCheckpoint]) -> [UInt8] {
+    static func encode(_ checkpoints: [FileCheckpoint]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(2 + checkpoints.count * 48)
         out.append(encodingVersion)
@@ -39,7 +39,7 @@ extension FileCheckpoint {
 
     /// Decodes what ``encode(_:)`` made. Never traps on malformed input; refuses varints that are not
     /// minimally encoded (``encode(_:)`` never writes one), so one checkpoint list has one encoding.
-    public static func decode(_ bytes: [UInt8]) throws(FileCheckpointDecodingError) -> [FileCheckpoint] {
+    static func decode(_ bytes: [UInt8]) throws(FileCheckpointDecodingError) -> [FileCheckpoint] {
         do {
             return try decodeList(bytes)
         } catch let error as FileCheckpointDecodingError {

@@ -3,16 +3,16 @@
 /// The agent stores the list of checkpoints (``FileCheckpoint/encode(_:)``) in the metadata of the spool record that
 /// holds the lines, so the spool is the registry: after a restart, ``FileTailer`` resumes each file exactly after the
 /// last line that reached the spool.
-public struct FileCheckpoint: Hashable, Sendable, Codable {
+struct FileCheckpoint: Hashable, Sendable, Codable {
     /// The file.
-    public var identity: FileIdentity
+    var identity: FileIdentity
     /// The last path the file was seen under.
-    public var path: String
+    var path: String
     /// The byte offset just after the last line handed out.
-    public var offset: UInt64
+    var offset: UInt64
 
     /// Makes a checkpoint.
-    public init(identity: FileIdentity, path: String, offset: UInt64) {
+    init(identity: FileIdentity, path: String, offset: UInt64) {
         self.identity = identity
         self.path = path
         self.offset = offset

@@ -9,18 +9,18 @@
 /// A stored identity matches a file on disk when device and inode are equal, the file has at least
 /// `fingerprintLength` bytes, and those bytes hash to `fingerprint`. An empty file (`fingerprintLength == 0`)
 /// matches any file with the same device and inode.
-public struct FileIdentity: Hashable, Sendable, Codable {
+struct FileIdentity: Hashable, Sendable, Codable {
     /// `st_dev` of the file.
-    public var device: UInt64
+    var device: UInt64
     /// `st_ino` of the file.
-    public var inode: UInt64
+    var inode: UInt64
     /// FNV-1a 64 of the first `fingerprintLength` bytes (the FNV offset basis when `fingerprintLength` is 0).
-    public var fingerprint: UInt64
+    var fingerprint: UInt64
     /// How many leading bytes `fingerprint` covers.
-    public var fingerprintLength: UInt32
+    var fingerprintLength: UInt32
 
     /// Makes an identity from its parts.
-    public init(device: UInt64, inode: UInt64, fingerprint: UInt64, fingerprintLength: UInt32) {
+    init(device: UInt64, inode: UInt64, fingerprint: UInt64, fingerprintLength: UInt32) {
         self.device = device
         self.inode = inode
         self.fingerprint = fingerprint

@@ -1,27 +1,27 @@
 /// The file positions an agent has durably reached, derived from its spool: each record that holds tailed
 /// lines carries the checkpoints of the files those lines came from. Rebuilt on start (snapshot plus the
 /// records after it), it tells the tailer where to resume, so a kill -9 neither skips nor re-reads a line.
-public struct FileOffsets: SpoolDerivedState, Equatable {
+struct FileOffsets: SpoolDerivedState, Equatable {
     /// The furthest checkpoint per file (by device and inode).
-    public private(set) var checkpoints: [FileIdentityKey: FileCheckpoint] = [:]
+    private(set) var checkpoints: [FileIdentityKey: FileCheckpoint] = [:]
 
     /// No file read yet.
-    public init() {}
+    init() {}
 
     /// Restores a snapshot made by `snapshot()` (or by the file source from its tailer).
-    public init(snapshot: [UInt8]) throws {
+    init(snapshot: [UInt8]) throws {
         for checkpoint in try FileCheckpoint.decode(snapshot) {
             checkpoints[FileIdentityKey(checkpoint.identity)] = checkpoint
         }
     }
 
     /// The bytes of a snapshot.
-    public func snapshot() -> [UInt8] {
+    func snapshot() -> [UInt8] {
         FileCheckpoint.encode(Array(checkpoints.values))
     }
 
     /// Folds in the checkpoints a record carries.
-    public mutating func apply(_ metadata: RecordMetadata, sequence: UInt64) {
+    mutating func apply(_ metadata: RecordMetadata, sequence: UInt64) {
         guard let bytes = metadata.fileCheckpoints, let decoded = try? FileCheckpoint.decode(bytes) else { return }
         for checkpoint in decoded {
             checkpoints[FileIdentityKey(checkpoint.identity)] = checkpoint
@@ -30,14 +30,14 @@ public struct FileOffsets: SpoolDerivedState, Equatable {
 }
 
 /// A file's device and inode: what names it while its content (and so its fingerprint) grows.
-public struct FileIdentityKey: Hashable, Sendable {
+struct FileIdentityKey: Hashable, Sendable {
     /// Device number.
-    public var device: UInt64
+    var device: UInt64
     /// Inode number.
-    public var inode: UInt64
+    var inode: UInt64
 
     /// The key of `identity`.
-    public init(_ identity: FileIdentity) {
+    init(_ identity: FileIdentity) {
         self.device = identity.device
         self.inode = identity.inode
     }

@@ -17,7 +17,7 @@ public struct FileSource: Service {
     let logger: Logger
 
     /// The cursor whose state holds the snapshot of file offsets.
-    public static let offsetsCursor = "file-source-offsets"
+    static let offsetsCursor = "file-source-offsets"
 
     /// Creates a file source over `spool`.
     public init(spool: Spool, host: String, policy: BatchPolicy, tailer: FileTailerConfiguration, logger: Logger) {

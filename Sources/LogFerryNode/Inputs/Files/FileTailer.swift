@@ -40,9 +40,9 @@ import Logging
 /// patterns do not match is found again by its inode in the same directory and read to its end.
 ///
 /// Not thread-safe: use one instance from one task.
-public final class FileTailer {
+final class FileTailer {
     /// The configuration in use.
-    public let configuration: FileTailerConfiguration
+    let configuration: FileTailerConfiguration
     /// Where the tailer logs what happens to its files.
     let logger: Logger
     /// The swift-metrics instruments.
@@ -70,11 +70,11 @@ public final class FileTailer {
     private var scratch: [UInt8]
 
     /// Running totals, for tests and progress output.
-    public internal(set) var statistics = FileTailerStatistics()
+    var statistics = FileTailerStatistics()
 
     /// Makes a tailer that resumes each file in `checkpoints` at its offset when its identity still matches.
     /// Nothing is opened until the first ``poll(maxLines:maxBytes:)``.
-    public convenience init(configuration: FileTailerConfiguration, checkpoints: [FileCheckpoint], logger: Logger) {
+    convenience init(configuration: FileTailerConfiguration, checkpoints: [FileCheckpoint], logger: Logger) {
         self.init(configuration: configuration, checkpoints: checkpoints, logger: logger, useInotify: true) {
             ContinuousClock.now
         }
@@ -112,19 +112,19 @@ public final class FileTailer {
 
     /// Every tracked file with the offset just after the last line handed out, sorted by path.
     /// Before the first poll this is the list given to the initialiser.
-    public var checkpoints: [FileCheckpoint] {
+    var checkpoints: [FileCheckpoint] {
         var result = files.values.map(\.checkpoint)
         if lastRescan == nil { result += pendingCheckpoints.values }
         return result.sorted { ($0.path, $0.identity.inode) < ($1.path, $1.identity.inode) }
     }
 
     /// Descriptors held open now.
-    public var openFileCount: Int { openCount }
+    var openFileCount: Int { openCount }
 
     /// Returns the complete lines available now, at most `maxLines` of them and about `maxBytes` bytes (one line is
     /// returned even when it alone exceeds `maxBytes`). Never blocks on the files; may return an empty array.
     /// Files are served round-robin, so a busy file cannot starve the others.
-    public func poll(maxLines: Int, maxBytes: Int) -> [TailedLine] {
+    func poll(maxLines: Int, maxBytes: Int) -> [TailedLine] {
         let now = self.now()
         if let last = lastRescan {
             if now - last >= configuration.rescanInterval { rescan(now: now) }
@@ -154,7 +154,7 @@ public final class FileTailer {
     /// Returns when a file may have changed (inotify on the watched directories), when the next rescan or
     /// partial-line deadline is due, at `notAfter` when given (a caller's own deadline, e.g. a batch's linger),
     /// or at once when the task is cancelled.
-    nonisolated(nonsending) public func waitForChange(notAfter: ContinuousClock.Instant? = nil) async {
+    nonisolated(nonsending) func waitForChange(notAfter: ContinuousClock.Instant? = nil) async {
         let now = self.now()
         var deadline = (lastRescan ?? now) + configuration.rescanInterval
         if let notAfter, notAfter < deadline { deadline = notAfter }
@@ -177,7 +177,7 @@ public final class FileTailer {
     /// The tailer forgets deleted and renamed-away files by itself once they are read; this is for callers that
     /// know better (e.g. a file removed from the configuration). A file that still matches a pattern is found again
     /// at the next rescan and read from 0.
-    public func forget(identity: FileIdentity) {
+    func forget(identity: FileIdentity) {
         guard files[identity.key] != nil else { return }
         forget(identity.key, reason: "forgotten on request")
         compactOrder()

@@ -1,10 +1,10 @@
-/// How ``FileTailer`` finds and reads files.
+/// How a file source's tailer (`FileTailer`) finds and reads files.
 public struct FileTailerConfiguration: Sendable {
     /// Paths and `glob(3)` patterns (`/var/log/app/*.log`). Re-evaluated every `rescanInterval`.
     public var patterns: [String]
     /// Longest line handed out, its terminator not counted. A longer line is cut to this length, marked
-    /// ``TailedLine/truncated`` and counted in `logferry_file_lines_truncated_total`; the rest of it up to its
-    /// newline is skipped (``LineSplitter``, the same rule as for standard input).
+    /// `TailedLine.truncated` and counted in `logferry_file_lines_truncated_total`; the rest of it up to its
+    /// newline is skipped (`LineSplitter`, the same rule as for standard input).
     public var maxLineBytes: Int
     /// How long a last line without its newline waits for the newline after the file stopped growing; then it
     /// ships as it is. Bytes written after that start a new line (a newline arriving first is swallowed, because it
@@ -25,7 +25,7 @@ public struct FileTailerConfiguration: Sendable {
     public var startAtEnd: Bool
     /// Bytes read from a file per `pread`.
     public var readChunkBytes: Int
-    /// How many leading bytes make a file's fingerprint (see ``FileIdentity``).
+    /// How many leading bytes make a file's fingerprint (see `FileIdentity`).
     public var fingerprintBytes: Int
 
     /// Makes a configuration; every value but the patterns has a default suited to a typical agent.

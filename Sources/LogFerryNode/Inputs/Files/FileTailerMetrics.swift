@@ -16,25 +16,25 @@ struct FileTailerMetrics {
 }
 
 /// Running totals of one ``FileTailer``, for tests, progress lines and the demo.
-public struct FileTailerStatistics: Sendable, Hashable {
+struct FileTailerStatistics: Sendable, Hashable {
     /// Lines handed out.
-    public var linesRead: UInt64 = 0
+    var linesRead: UInt64 = 0
     /// Bytes of lines handed out (without newlines).
-    public var bytesRead: UInt64 = 0
+    var bytesRead: UInt64 = 0
     /// Lines cut at ``FileTailerConfiguration/maxLineBytes``.
-    public var linesTruncated: UInt64 = 0
+    var linesTruncated: UInt64 = 0
     /// Last lines shipped without their newline after ``FileTailerConfiguration/partialLineTimeout``.
-    public var partialLines: UInt64 = 0
+    var partialLines: UInt64 = 0
     /// Times a file was found shorter than its offset (truncation, copytruncate) or with new first bytes.
-    public var truncationsDetected: UInt64 = 0
+    var truncationsDetected: UInt64 = 0
     /// Files that started being tailed.
-    public var filesDiscovered: UInt64 = 0
+    var filesDiscovered: UInt64 = 0
     /// Files dropped after being read to their end (deleted or renamed away).
-    public var filesForgotten: UInt64 = 0
+    var filesForgotten: UInt64 = 0
     /// Failed `open`s (e.g. permissions), including retries.
-    public var openErrors: UInt64 = 0
+    var openErrors: UInt64 = 0
     /// Descriptors held open now.
-    public var filesOpen: Int = 0
+    var filesOpen: Int = 0
     /// Files tracked now (open or not).
-    public var filesTracked: Int = 0
+    var filesTracked: Int = 0
 }

@@ -1,18 +1,18 @@
 /// One line handed out by ``FileTailer``.
-public struct TailedLine: Sendable {
+struct TailedLine: Sendable {
     /// The path the file had when the line was read (after a rename, the last path the tailer knew).
-    public var path: String
+    var path: String
     /// The line's bytes without its newline (and without a `\r` before the newline).
-    public var line: [UInt8]
+    var line: [UInt8]
     /// The file the line came from.
-    public var identity: FileIdentity
+    var identity: FileIdentity
     /// The byte offset just after this line, including its newline: where a resume would continue.
-    public var endOffset: UInt64
+    var endOffset: UInt64
     /// True when the line was longer than ``FileTailerConfiguration/maxLineBytes`` and was cut.
-    public var truncated: Bool
+    var truncated: Bool
 
     /// Makes a line.
-    public init(path: String, line: [UInt8], identity: FileIdentity, endOffset: UInt64, truncated: Bool) {
+    init(path: String, line: [UInt8], identity: FileIdentity, endOffset: UInt64, truncated: Bool) {
         self.path = path
         self.line = line
         self.identity = identity

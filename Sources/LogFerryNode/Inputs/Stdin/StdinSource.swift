@@ -9,7 +9,7 @@ import NIOPosix
 /// Reads lines from standard input into a `SpoolIngest` until end of input, then seals what is left.
 ///
 /// A pipe or terminal is read through NIO (backpressure: a full spool stops the reads, and the writer
-/// blocks); a regular file redirected in is read directly. Lines are cut by ``LineSplitter``, as the file tailer's
+/// blocks); a regular file redirected in is read directly. Lines are cut by `LineSplitter`, as the file tailer's
 /// are: an over-long line ships cut to `maxLineBytes` and counted in `logferry_source_lines_cut_total`.
 public struct StdinSource: Service {
     let ingest: SpoolIngest
@@ -85,9 +85,9 @@ public struct StdinSource: Service {
 }
 
 /// The wall clock, for event timestamps.
-public enum WallClock {
+enum WallClock {
     /// Nanoseconds since the Unix epoch, now.
-    public static func nanosecondsSinceEpoch() -> UInt64 {
+    static func nanosecondsSinceEpoch() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)

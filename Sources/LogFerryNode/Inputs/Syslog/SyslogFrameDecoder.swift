@@ -1,14 +1,14 @@
 import NIOCore
 
 /// One message cut out of a syslog TCP stream.
-public struct SyslogFrame: Sendable, Hashable {
+struct SyslogFrame: Sendable, Hashable {
     /// The message bytes, without octet count or terminator.
-    public var bytes: ByteBuffer
+    var bytes: ByteBuffer
     /// True when the message was longer than the maximum and was cut (the rest was skipped).
-    public var truncated: Bool
+    var truncated: Bool
 
     /// Makes a frame.
-    public init(bytes: ByteBuffer, truncated: Bool) {
+    init(bytes: ByteBuffer, truncated: Bool) {
         self.bytes = bytes
         self.truncated = truncated
     }
@@ -26,11 +26,11 @@ public struct SyslogFrame: Sendable, Hashable {
 /// rest of it (the remaining octets of a counted frame, or the bytes up to the next newline) is skipped, so framing
 /// stays in step and the connection lives on: no input makes the decoder fail. At end of stream a last
 /// newline-framed message without its terminator is delivered; an incomplete counted frame is dropped.
-public struct SyslogFrameDecoder: NIOSingleStepByteToMessageDecoder {
-    public typealias InboundOut = SyslogFrame
+struct SyslogFrameDecoder: NIOSingleStepByteToMessageDecoder {
+    typealias InboundOut = SyslogFrame
 
     /// The longest message delivered whole.
-    public let maxMessageBytes: Int
+    let maxMessageBytes: Int
     private var skip: Skip = .none
 
     private enum Skip {
@@ -40,11 +40,11 @@ public struct SyslogFrameDecoder: NIOSingleStepByteToMessageDecoder {
     }
 
     /// Makes a decoder that cuts messages longer than `maxMessageBytes`.
-    public init(maxMessageBytes: Int) {
+    init(maxMessageBytes: Int) {
         self.maxMessageBytes = max(1, maxMessageBytes)
     }
 
-    public mutating func decode(buffer: inout ByteBuffer) throws -> SyslogFrame? {
+    mutating func decode(buffer: inout ByteBuffer) throws -> SyslogFrame? {
         while true {
             switch skip {
             case .octets(let remaining):
@@ -80,7 +80,7 @@ public struct SyslogFrameDecoder: NIOSingleStepByteToMessageDecoder {
         }
     }
 
-    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> SyslogFrame? {
+    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> SyslogFrame? {
         if let frame = try decode(buffer: &buffer) { return frame }
         let view = buffer.readableBytesView
         guard case .none = skip, !view.isEmpty else {

@@ -1,7 +1,7 @@
 /// One syslog message: the raw bytes as received (what the agent ships as the line) plus what could be parsed.
-public struct SyslogMessage: Sendable, Hashable {
+struct SyslogMessage: Sendable, Hashable {
     /// Which syslog format the message was recognised as.
-    public enum Format: Sendable, Hashable {
+    enum Format: Sendable, Hashable {
         /// RFC 5424: `<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`.
         case rfc5424
         /// RFC 3164 (BSD syslog): `<PRI>Mmm dd hh:mm:ss HOST TAG[pid]: MSG`, with the usual variations.
@@ -11,33 +11,33 @@ public struct SyslogMessage: Sendable, Hashable {
     }
 
     /// The message exactly as received, without its framing (octet count, trailing newline).
-    public var raw: [UInt8]
+    var raw: [UInt8]
     /// Facility (0...23) from `<PRI>`.
-    public var facility: UInt8?
+    var facility: UInt8?
     /// Severity (0...7) from `<PRI>`.
-    public var severity: UInt8?
+    var severity: UInt8?
     /// The timestamp as sent.
-    public var timestamp: String?
+    var timestamp: String?
     /// The timestamp in nanoseconds since the Unix epoch, when it parses. RFC 3164 timestamps carry neither year nor
     /// zone: they are read in the receiver's local time zone, in the year that puts them closest before receipt.
-    public var timestampNanos: UInt64?
+    var timestampNanos: UInt64?
     /// HOSTNAME (RFC 5424) or the host field of RFC 3164.
-    public var hostName: String?
+    var hostName: String?
     /// APP-NAME (RFC 5424) or the TAG of RFC 3164.
-    public var appName: String?
+    var appName: String?
     /// PROCID (RFC 5424) or the `[pid]` of an RFC 3164 TAG.
-    public var procID: String?
+    var procID: String?
     /// MSGID (RFC 5424 only).
-    public var msgID: String?
+    var msgID: String?
     /// STRUCTURED-DATA as sent (RFC 5424 only, nil for `-`).
-    public var structuredData: String?
+    var structuredData: String?
     /// The MSG part (after the header), without a leading UTF-8 BOM.
-    public var message: [UInt8]
+    var message: [UInt8]
     /// The recognised format.
-    public var format: Format
+    var format: Format
 
     /// Makes a message; usually made by ``SyslogParser/parse(_:receivedAt:)``.
-    public init(
+    init(
         raw: [UInt8],
         facility: UInt8? = nil,
         severity: UInt8? = nil,
@@ -67,7 +67,7 @@ public struct SyslogMessage: Sendable, Hashable {
 
     /// The parsed parts as event fields: `syslog.host`, `syslog.app`, `syslog.timestamp`, `syslog.facility` and
     /// `syslog.severity` (names such as `local0`, `err`), `syslog.procid`, `syslog.msgid`; only those present.
-    public var fields: [String: String] {
+    var fields: [String: String] {
         var result: [String: String] = [:]
         if let hostName { result["syslog.host"] = hostName }
         if let appName { result["syslog.app"] = appName }
@@ -87,12 +87,12 @@ public struct SyslogMessage: Sendable, Hashable {
     private static let severityNames = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
 
     /// The conventional name of a facility number (`local0`), or the number itself when out of range.
-    public static func facilityName(_ facility: UInt8) -> String {
+    static func facilityName(_ facility: UInt8) -> String {
         Int(facility) < facilityNames.count ? facilityNames[Int(facility)] : String(facility)
     }
 
     /// The conventional name of a severity number (`err`), or the number itself when out of range.
-    public static func severityName(_ severity: UInt8) -> String {
+    static func severityName(_ severity: UInt8) -> String {
         Int(severity) < severityNames.count ? severityNames[Int(severity)] : String(severity)
     }
 }

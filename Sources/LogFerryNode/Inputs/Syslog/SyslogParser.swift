@@ -9,10 +9,10 @@ import Glibc
 /// (`<PRI>Mmm dd hh:mm:ss TAG: MSG`, recognised by the colon or `[pid]` that ends a TAG), an RFC 3339 timestamp in
 /// place of the BSD one, and messages without a TAG. A message with a `<PRI>` but no recognisable timestamp is
 /// `.unknown` with facility and severity set and `message` the text after `<PRI>`.
-public enum SyslogParser {
+enum SyslogParser {
     /// Parses one message (without framing). `receivedAt` (nanoseconds since the Unix epoch) supplies the year
     /// missing from RFC 3164 timestamps.
-    public static func parse(_ bytes: [UInt8], receivedAt: UInt64 = currentTimeNanos()) -> SyslogMessage {
+    static func parse(_ bytes: [UInt8], receivedAt: UInt64 = currentTimeNanos()) -> SyslogMessage {
         var result = SyslogMessage(raw: bytes)
         guard let (pri, afterPRI) = parsePRI(bytes) else { return result }
         result.facility = UInt8(pri >> 3)
@@ -27,7 +27,7 @@ public enum SyslogParser {
     }
 
     /// Now, in nanoseconds since the Unix epoch.
-    public static func currentTimeNanos() -> UInt64 {
+    static func currentTimeNanos() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return UInt64(max(0, ts.tv_sec)) * 1_000_000_000 + UInt64(max(0, ts.tv_nsec))

@@ -13,13 +13,13 @@ import NIOPosix
 /// of that connection: a slow consumer stops reading from the socket (TCP senders block; for UDP the kernel buffer
 /// fills and then drops, as UDP syslog always does). Messages that are received but not yet handed on when the
 /// process is killed are lost; nothing upstream resends them.
-public struct SyslogServer: Sendable {
+struct SyslogServer: Sendable {
     /// The address the TCP listener is bound to (with the real port when bound to port 0).
-    public let tcpAddress: SocketAddress?
+    let tcpAddress: SocketAddress?
     /// The address the UDP listener is bound to (with the real port when bound to port 0).
-    public let udpAddress: SocketAddress?
+    let udpAddress: SocketAddress?
     /// Messages longer than this are cut (and counted in `logferry_syslog_messages_truncated_total`).
-    public let maxMessageBytes: Int
+    let maxMessageBytes: Int
 
     private let tcpChannel: NIOAsyncChannel<NIOAsyncChannel<SyslogFrame, Never>, Never>?
     private let udpChannel: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>?
@@ -27,7 +27,7 @@ public struct SyslogServer: Sendable {
 
     /// Binds the listeners (either may be nil). Call ``run(onMessage:)`` to serve them; it closes them when it
     /// returns.
-    public init(
+    init(
         tcp: SocketAddress?,
         udp: SocketAddress?,
         maxMessageBytes: Int = 64 * 1024,
@@ -89,7 +89,7 @@ public struct SyslogServer: Sendable {
     /// Serves both listeners until the task is cancelled (then it returns normally, having closed them), one child
     /// task per TCP connection. A connection that fails is logged, counted and closed; the others go on. An error
     /// thrown by `onMessage` ends `run` with that error.
-    public func run(onMessage: @escaping @Sendable (SyslogMessage) async throws -> Void) async throws {
+    func run(onMessage: @escaping @Sendable (SyslogMessage) async throws -> Void) async throws {
         do {
             try await serve(onMessage: onMessage)
         } catch is CancellationError where Task.isCancelled {

@@ -100,17 +100,33 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
-        .testTarget(name: "LogFerryBytesTests", dependencies: ["LogFerryBytes"]),
-        .testTarget(name: "LogFerrySpoolTests", dependencies: ["LogFerryBytes", "LogFerrySpool"]),
+        // What the tests share: a seeded generator, a temporary directory, a log capture, waits with deadlines,
+        // child processes, and the end-to-end scene (ferry nodes, chaos proxies, in-process origins, certificates).
+        // A library, not a product: every test target depends on it.
+        .target(
+            name: "LogFerryTestSupport",
+            dependencies: [
+                "LogFerryNode", "LogFerrySpool", "LogFerryWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/LogFerryTestSupport"
+        ),
+        .testTarget(name: "LogFerryBytesTests", dependencies: ["LogFerryBytes", "LogFerryTestSupport"]),
+        .testTarget(name: "LogFerrySpoolTests", dependencies: ["LogFerryBytes", "LogFerrySpool", "LogFerryTestSupport"]),
         .testTarget(
             name: "LogFerryWireTests",
-            dependencies: ["CZlib", "LogFerryBytes", "LogFerryWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "CZlib", "LogFerryBytes", "LogFerryTestSupport", "LogFerryWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             resources: [.copy("Vectors")]
         ),
         .testTarget(
             name: "LogFerryNodeTests",
             dependencies: [
-                "LogFerryNode", "LogFerrySpool", "LogFerryWire",
+                "LogFerryNode", "LogFerrySpool", "LogFerryTestSupport", "LogFerryWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -119,10 +135,8 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 // `logferry` so the binary the tests run is built first.
-                "LogFerryBytes", "LogFerrySpool", "LogFerryWire", "LogFerryNode", "logferry",
+                "LogFerryBytes", "LogFerrySpool", "LogFerryWire", "LogFerryNode", "LogFerryTestSupport", "logferry",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ]

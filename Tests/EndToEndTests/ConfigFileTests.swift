@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -11,15 +12,8 @@ struct ConfigFileTests {
     /// Runs `logferry run --config <file> --check`; exit, standard output and standard error.
     static func check(_ path: String, directory: TemporaryDirectory) async throws -> (exit: LogFerryProcess.Exit, stdout: String, stderr: String) {
         let stderrPath = directory.file("check-\(UUID().uuidString).stderr")
-        let child = try LogFerryProcess(["run", "--config", path, "--check"], stderrPath: stderrPath)
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(60))
-            child.signal(SIGKILL)
-        }
-        defer { watchdog.cancel() }
-        let lines = await child.remainingLines()
-        let exit = await child.wait()
-        return (exit, lines.joined(separator: "\n"), child.standardError)
+        let run = try await LogFerryProcess.run(["run", "--config", path, "--check"], stderrPath: stderrPath, timeout: .seconds(60))
+        return (run.exit, run.output, run.standardError)
     }
 
     @Test("every file in Docs/examples/ passes --check")
@@ -152,56 +146,52 @@ struct ConfigFileTests {
 
     @Test("a receiver and an agent run from config files ship lines end to end and stop gracefully")
     func runPair() async throws {
-        let directory = try TemporaryDirectory("config-run")
-        let children = ChildProcesses()
-        defer {
-            children.killAll()
-            directory.remove()
+        try await FerryScene.run("config-run") { scene in
+            let (directory, children) = (scene.directory, scene.children)
+            let logs = try scene.path("logs", create: true)
+            let receiverConfig = directory.file("receiver.toml")
+            try Data("""
+                # written by the test
+                spool = "\(directory.file("receiver-spool"))"
+                listen = "127.0.0.1:0"
+                out = "\(directory.file("out"))"
+                format = "json"
+                """.utf8).write(to: URL(fileURLWithPath: receiverConfig))
+            let receiver = children.track(try LogFerryProcess(["run", "--config", receiverConfig], stderrPath: directory.file("receiver.stderr")))
+            let listening = try await awaitAnnouncements(receiver, prefixes: ["listening on "], timeout: .seconds(60))
+            let port = try #require(listening["listening on "].flatMap(portOf))
+
+            let agentConfig = directory.file("agent.toml")
+            try Data("""
+                spool = "\(directory.file("agent-spool"))"
+                file = ["\(logs)/*.log"]
+                to = ["127.0.0.1:\(port)"]
+                host-name = "config-agent"
+                linger-ms = 50
+                batch-events = 500
+                backoff-cap-ms = 1000
+                """.utf8).write(to: URL(fileURLWithPath: agentConfig))
+            #expect(try await Self.check(agentConfig, directory: directory).exit == .exited(0))
+            let agent = children.track(try LogFerryProcess(["run", "--config", agentConfig], stderrPath: directory.file("agent.stderr")))
+
+            let lines = (0..<5000).map { "config line \($0)" }
+            try appendToFile(logs + "/app.log", Array((lines.prefix(2500).joined(separator: "\n") + "\n").utf8))
+            try await Task.sleep(for: .milliseconds(300))
+            try appendToFile(logs + "/app.log", Array((lines.dropFirst(2500).joined(separator: "\n") + "\n").utf8))
+
+            let out = directory.file("out")
+            let arrived = await waitUntil(timeout: .seconds(60)) { ReceivedOutput.lineCount(in: out) >= lines.count }
+            #expect(arrived, "received \(ReceivedOutput.lineCount(in: out)); agent stderr:\n\(agent.standardError.suffix(3000))")
+            try await Task.sleep(for: .milliseconds(300))
+            let events = ReceivedOutput.jsonEvents(in: out)
+            #expect(events.count == 1)
+            let received = events.values.flatMap { $0 }
+            #expect(received.compactMap { $0["line"] as? String } == lines)
+            #expect(received.allSatisfy { $0["host"] as? String == "config-agent" })
+            #expect(received.allSatisfy { $0["source"] as? String == logs + "/app.log" })
+
+            #expect(await stopGracefully(agent) == .exited(0))
+            #expect(await stopGracefully(receiver) == .exited(0))
         }
-        let logs = directory.file("logs")
-        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-        let receiverConfig = directory.file("receiver.toml")
-        try Data("""
-            # written by the test
-            spool = "\(directory.file("receiver-spool"))"
-            listen = "127.0.0.1:0"
-            out = "\(directory.file("out"))"
-            format = "json"
-            """.utf8).write(to: URL(fileURLWithPath: receiverConfig))
-        let receiver = children.track(try LogFerryProcess(["run", "--config", receiverConfig], stderrPath: directory.file("receiver.stderr")))
-        let listening = try await awaitAnnouncements(receiver, prefixes: ["listening on "], timeout: .seconds(60))
-        let port = try #require(listening["listening on "].flatMap(portOf))
-
-        let agentConfig = directory.file("agent.toml")
-        try Data("""
-            spool = "\(directory.file("agent-spool"))"
-            file = ["\(logs)/*.log"]
-            to = ["127.0.0.1:\(port)"]
-            host-name = "config-agent"
-            linger-ms = 50
-            batch-events = 500
-            backoff-cap-ms = 1000
-            """.utf8).write(to: URL(fileURLWithPath: agentConfig))
-        #expect(try await Self.check(agentConfig, directory: directory).exit == .exited(0))
-        let agent = children.track(try LogFerryProcess(["run", "--config", agentConfig], stderrPath: directory.file("agent.stderr")))
-
-        let lines = (0..<5000).map { "config line \($0)" }
-        try appendToFile(logs + "/app.log", Array((lines.prefix(2500).joined(separator: "\n") + "\n").utf8))
-        try await Task.sleep(for: .milliseconds(300))
-        try appendToFile(logs + "/app.log", Array((lines.dropFirst(2500).joined(separator: "\n") + "\n").utf8))
-
-        let out = directory.file("out")
-        let arrived = await waitUntil(timeout: .seconds(60)) { ReceivedOutput.lineCount(in: out) >= lines.count }
-        #expect(arrived, "received \(ReceivedOutput.lineCount(in: out)); agent stderr:\n\(agent.standardError.suffix(3000))")
-        try await Task.sleep(for: .milliseconds(300))
-        let events = ReceivedOutput.jsonEvents(in: out)
-        #expect(events.count == 1)
-        let received = events.values.flatMap { $0 }
-        #expect(received.compactMap { $0["line"] as? String } == lines)
-        #expect(received.allSatisfy { $0["host"] as? String == "config-agent" })
-        #expect(received.allSatisfy { $0["source"] as? String == logs + "/app.log" })
-
-        #expect(await stopGracefully(agent) == .exited(0))
-        #expect(await stopGracefully(receiver) == .exited(0))
     }
 }

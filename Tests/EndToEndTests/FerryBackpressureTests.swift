@@ -1,5 +1,6 @@
 import Foundation
 import LogFerryNode
+import LogFerryTestSupport
 import Testing
 
 /// Backpressure through a relay whose spool is capped with the `block` policy and whose next hop is down:

@@ -1,5 +1,6 @@
 import Foundation
 import LogFerryNode
+import LogFerryTestSupport
 import Testing
 
 /// The promise of the ferry, end to end: every line arrives exactly once, in order, through two relays,
@@ -67,18 +68,7 @@ struct FerryChainChaosTests {
 
             let lastSequence = try await origin.shipping {
                 let produced = Flag()
-                let producer = Task {
-                    defer { produced.set() }
-                    var last: UInt64 = 0
-                    var start = 0
-                    while start < total {
-                        let end = min(start + batchSize, total)
-                        last = try await origin.append(lines: start..<end, batchSize: batchSize)
-                        start = end
-                        try await Task.sleep(for: .milliseconds(pace))
-                    }
-                    return last
-                }
+                let producer = origin.appendPaced(lines: 0..<total, batchSize: batchSize, pause: .milliseconds(pace), done: produced)
                 var kills = [String: Int]()
                 var cuts = 0
                 while fronted.contains(where: { kills[$0.0.name, default: 0] < killsEach }) || !produced.isSet {

@@ -1,5 +1,6 @@
 import Foundation
 import LogFerryNode
+import LogFerryTestSupport
 import Testing
 
 /// A receiver whose disk "fills" (its file-size limit is lowered under it with prlimit, so writes fail with

@@ -1,6 +1,7 @@
 import Foundation
 import LogFerryNode
 import LogFerrySpool
+import LogFerryTestSupport
 import Testing
 
 /// Many senders into one receiver, and a relay that merges small batches (`--rebatch`) before its next hop.

@@ -1,6 +1,7 @@
 import Foundation
 import LogFerryNode
 import LogFerrySpool
+import LogFerryTestSupport
 import LogFerryWire
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import LogFerryWire
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import LogFerryNode
+import LogFerryTestSupport
 import Testing
 
 /// The file sink's half of exactly-once: `logferry receive` is killed with SIGKILL while it writes (and
@@ -31,18 +32,7 @@ struct FerryReceiverCrashTests {
 
             try await origin.shipping {
                 let produced = Flag()
-                let producer = Task {
-                    defer { produced.set() }
-                    var last: UInt64 = 0
-                    var start = 0
-                    while start < total {
-                        let end = min(start + batchSize, total)
-                        last = try await origin.append(lines: start..<end, batchSize: batchSize)
-                        start = end
-                        try await Task.sleep(for: .milliseconds(25))
-                    }
-                    return last
-                }
+                let producer = origin.appendPaced(lines: 0..<total, batchSize: batchSize, pause: .milliseconds(25), done: produced)
                 for kill in 1...kills {
                     // Wait for the file sink to be busy: the output grows between two looks.
                     try await waitUntil("the receiver to be writing before kill \(kill)", deadline: .seconds(60)) {
@@ -67,7 +57,7 @@ struct FerryReceiverCrashTests {
             let exit = await receiver.terminate()
             #expect(exit == .exited(0), "receiver exited \(String(describing: exit)) on SIGTERM")
 
-            let files = Self.outputFiles(in: directory, name: "app_main.log")
+            let files = ReceivedOutput.rotatedFiles(in: directory, name: "app_main.log")
             print("receiver-crash: output files \(files.map { ($0 as NSString).lastPathComponent })")
             #expect(files.count > 1, "expected the output to have rotated at least once")
             let report = OriginOutput.check(paths: files, host: "crash-origin", expected: total)
@@ -82,15 +72,5 @@ struct FerryReceiverCrashTests {
         return names.reduce(0) { sum, name in
             sum + ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0)
         }
-    }
-
-    /// `NAME.1`, `NAME.2`, ... (oldest first), then `NAME`: the order the lines were written in.
-    static func outputFiles(in directory: String, name: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let rotated = names.compactMap { entry -> Int? in
-            guard entry.hasPrefix(name + ".") else { return nil }
-            return Int(entry.dropFirst(name.count + 1))
-        }.sorted()
-        return rotated.map { directory + "/" + name + ".\($0)" } + [directory + "/" + name]
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -37,15 +38,14 @@ struct FerryReplayTests {
         let (n1, n2, n3) = (8_000, 16_000, 20_000)
         let since = Self.rfc3339(Date().addingTimeInterval(-60))
         try await FerryScene.run("replay-restore") { scene in
-            let children = ChildProcesses()
-            defer { children.killAll() }
+            let children = scene.children
             let out = try scene.path("out")
             let receiverSpool = try scene.path("spool-receiver")
             let backup = try scene.path("backup", create: true)
             let receiver = try await scene.node("receiver", ["receive", "--spool", receiverSpool, "--out", out])
             let proxy = try scene.proxy(to: receiver.port)
             let log = try NumberedLines(host: "replay-1", path: scene.path("app.log"))
-            let agent = ReplayAgent(name: "agent", arguments: [
+            let agent = RestartableAgent(name: "agent", arguments: [
                 "--file", log.path, "--spool", try scene.path("spool-agent"), "--to", "127.0.0.1:\(proxy.port)",
                 "--host-name", log.host, "--retain-bytes", "100000000",
             ] + Self.agentFlags, logDirectory: scene.directory.path, children: children)
@@ -86,11 +86,11 @@ struct FerryReplayTests {
                 try await Task.sleep(for: .seconds(2))
                 let control = Self.count(out: out, log: log, upTo: n2, verify: true)
                 print("replay-restore: control (restored receiver, agent reconnected without replay): \(control.summary(below: n2))")
-                #expect(control.missing(in: 0..<n1).isEmpty, "the restored output lacks lines of the backup: \(Self.ranges(control.missing(in: 0..<n1)).prefix(8))")
+                #expect(control.missing(in: 0..<n1).isEmpty, "the restored output lacks lines of the backup: \(numberRanges(control.missing(in: 0..<n1)).prefix(8))")
                 let presentAfterBackup = control.present(in: n1..<n2)
                 #expect(presentAfterBackup.isEmpty, """
                     control: without a replay, lines \(n1)..<\(n2) (shipped after the backup) should be missing from the restored \
-                    output, but \(presentAfterBackup.count) are there: \(Self.ranges(presentAfterBackup).prefix(8))
+                    output, but \(presentAfterBackup.count) are there: \(numberRanges(presentAfterBackup).prefix(8))
                     """)
 
                 // The replay.
@@ -121,8 +121,7 @@ struct FerryReplayTests {
         let (n1, n2, n3) = (8_000, 16_000, 20_000)
         let since = Self.rfc3339(Date().addingTimeInterval(-60))
         try await FerryScene.run("replay-relay") { scene in
-            let children = ChildProcesses()
-            defer { children.killAll() }
+            let children = scene.children
             let out = try scene.path("out")
             let receiverSpool = try scene.path("spool-receiver")
             let relaySpool = try scene.path("spool-relay")
@@ -136,7 +135,7 @@ struct FerryReplayTests {
             let relay = try await scene.node("relay", relayArguments)
             let relayProxy = try scene.proxy(to: relay.port)
             let log = try NumberedLines(host: "replay-2", path: scene.path("app.log"))
-            let agent = ReplayAgent(name: "agent", arguments: [
+            let agent = RestartableAgent(name: "agent", arguments: [
                 "--file", log.path, "--spool", try scene.path("spool-agent"), "--to", "127.0.0.1:\(relayProxy.port)",
                 "--host-name", log.host, "--retain-bytes", "100000000",
             ] + Self.agentFlags, logDirectory: scene.directory.path, children: children)
@@ -188,11 +187,11 @@ struct FerryReplayTests {
                 try await Task.sleep(for: .seconds(2))
                 let control = Self.count(out: out, log: log, upTo: n2, verify: true)
                 print("replay-relay: control (restored relay and receiver, no replay): \(control.summary(below: n2))")
-                #expect(control.missing(in: 0..<n1).isEmpty, "the restored output lacks lines of the backup: \(Self.ranges(control.missing(in: 0..<n1)).prefix(8))")
+                #expect(control.missing(in: 0..<n1).isEmpty, "the restored output lacks lines of the backup: \(numberRanges(control.missing(in: 0..<n1)).prefix(8))")
                 let presentAfterBackup = control.present(in: n1..<n2)
                 #expect(presentAfterBackup.isEmpty, """
                     control: without a replay, lines \(n1)..<\(n2) (shipped after the backups) should be missing from the restored \
-                    output, but \(presentAfterBackup.count) are there: \(Self.ranges(presentAfterBackup).prefix(8))
+                    output, but \(presentAfterBackup.count) are there: \(numberRanges(presentAfterBackup).prefix(8))
                     """)
 
                 // The replays: the relay restarted with --replay-since, then the agent.
@@ -237,14 +236,13 @@ struct FerryReplayTests {
     func retentionUnderCapacityPressure() async throws {
         let (n1, n2, n3) = (15_000, 45_000, 55_000)
         try await FerryScene.run("replay-pressure") { scene in
-            let children = ChildProcesses()
-            defer { children.killAll() }
+            let children = scene.children
             let out = try scene.path("out")
             let receiver = try await scene.node("receiver", ["receive", "--spool", try scene.path("spool-receiver"), "--out", out])
             let proxy = try scene.proxy(to: receiver.port)
             let log = try NumberedLines(host: "replay-3", path: scene.path("app.log"))
             let metricsPort = try freeTCPPort()
-            let agent = ReplayAgent(name: "agent", arguments: [
+            let agent = RestartableAgent(name: "agent", arguments: [
                 "--file", log.path, "--spool", try scene.path("spool-agent"), "--to", "127.0.0.1:\(proxy.port)",
                 "--host-name", log.host, "--max-spool-bytes", "2000000", "--retain-bytes", "1500000",
                 "--metrics-listen", "127.0.0.1:\(metricsPort)",
@@ -313,8 +311,7 @@ struct FerryReplayTests {
         let (n1, n2, n3, n4) = (8_000, 9_000, 10_000, 11_000)
         let since = Self.rfc3339(Date().addingTimeInterval(-60))
         try await FerryScene.run("replay-fresh") { scene in
-            let children = ChildProcesses()
-            defer { children.killAll() }
+            let children = scene.children
             let firstOut = try scene.path("out-first")
             let first = try await scene.node("receiver-first", ["receive", "--spool", try scene.path("spool-receiver-first"), "--out", firstOut])
             let log = try NumberedLines(host: "replay-4", path: scene.path("app.log"))
@@ -322,7 +319,7 @@ struct FerryReplayTests {
             let common = [
                 "--file", log.path, "--spool", agentSpool, "--host-name", log.host, "--retain-bytes", "100000000",
             ] + Self.agentFlags
-            let agent = ReplayAgent(name: "agent", arguments: common, logDirectory: scene.directory.path, children: children)
+            let agent = RestartableAgent(name: "agent", arguments: common, logDirectory: scene.directory.path, children: children)
             try agent.start(["--to", "127.0.0.1:\(first.port)"])
             do {
                 try log.write(0..<n1)
@@ -501,8 +498,8 @@ extension FerryReplayTests {
         func summary(below limit: Int) -> String {
             let absent = missing(in: 0..<limit)
             let twice = doubled(in: 0..<limit)
-            return "\(lines) lines in \(files) for 0..<\(limit): \(absent.count) missing \(FerryReplayTests.ranges(absent).prefix(8)), "
-                + "\(twice.count) doubled \(FerryReplayTests.ranges(twice).prefix(8)), \(beyond(limit)) beyond, \(garbled) garbled"
+            return "\(lines) lines in \(files) for 0..<\(limit): \(absent.count) missing \(numberRanges(absent).prefix(8)), "
+                + "\(twice.count) doubled \(numberRanges(twice).prefix(8)), \(beyond(limit)) beyond, \(garbled) garbled"
         }
     }
 
@@ -543,13 +540,13 @@ extension FerryReplayTests {
         var exact = true
         let missing = tally.missing(in: 0..<limit)
         if !missing.isEmpty {
-            Issue.record("\(label): \(missing.count) of \(limit) lines missing: \(ranges(missing).prefix(12))")
+            Issue.record("\(label): \(missing.count) of \(limit) lines missing: \(numberRanges(missing).prefix(12))")
             exact = false
         }
         let doubled = tally.doubled(in: 0..<limit)
         if !doubled.isEmpty {
             let extra = doubled.reduce(0) { $0 + tally.counts[$1] - 1 }
-            Issue.record("\(label): \(doubled.count) of \(limit) lines more than once (\(extra) extra copies): \(ranges(doubled).prefix(12))")
+            Issue.record("\(label): \(doubled.count) of \(limit) lines more than once (\(extra) extra copies): \(numberRanges(doubled).prefix(12))")
             exact = false
         }
         if tally.beyond(limit) > 0 {
@@ -640,85 +637,5 @@ extension FerryReplayTests {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: date)
-    }
-
-    /// `[1, 2, 3, 7]` as `["1...3", "7"]`.
-    static func ranges(_ numbers: [Int]) -> [String] {
-        var result: [String] = []
-        var index = 0
-        while index < numbers.count {
-            var end = index
-            while end + 1 < numbers.count, numbers[end + 1] == numbers[end] + 1 { end += 1 }
-            result.append(end == index ? "\(numbers[index])" : "\(numbers[index])...\(numbers[end])")
-            index = end + 1
-        }
-        return result
-    }
-}
-
-// MARK: - The agent
-
-extension FerryReplayTests {
-    /// A `logferry agent` stopped and restarted on the same spool, with extra flags per start. Standard error goes
-    /// to `<name>-<run>.stderr.log` in the test directory.
-    final class ReplayAgent: @unchecked Sendable {
-        let name: String
-        let arguments: [String]
-        let logDirectory: String
-        let children: ChildProcesses
-        private(set) var process: LogFerryProcess?
-        private(set) var starts = 0
-
-        init(name: String, arguments: [String], logDirectory: String, children: ChildProcesses) {
-            self.name = name
-            self.arguments = arguments
-            self.logDirectory = logDirectory
-            self.children = children
-        }
-
-        private func logPath(_ run: Int) -> String { logDirectory + "/\(name)-\(run).stderr.log" }
-
-        func start(_ extra: [String] = []) throws {
-            starts += 1
-            process = children.track(try LogFerryProcess(["agent"] + arguments + extra, stderrPath: logPath(starts)))
-        }
-
-        /// SIGTERM, and SIGKILL after 30 s (then nil).
-        func terminate() async -> LogFerryProcess.Exit? {
-            guard let process else { return nil }
-            let exit = await stopGracefully(process)
-            self.process = nil
-            return exit
-        }
-
-        /// Standard error of the current run.
-        var currentLog: String {
-            FileManager.default.contents(atPath: logPath(starts)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        }
-
-        /// How many lines of the current run's log contain `text`.
-        func occurrences(of text: String) -> Int {
-            currentLog.split(separator: "\n").count { $0.contains(text) }
-        }
-
-        /// Waits until the current run logs a line containing `text`.
-        func waitForLog(_ text: String, deadline: Duration) async -> Bool {
-            await FerryReplayTests.poll(timeout: deadline) { self.currentLog.contains(text) }
-        }
-
-        /// The lines of the current run's log that contain `text`, indented.
-        func lines(containing text: String) -> String {
-            currentLog.split(separator: "\n").filter { $0.contains(text) }.suffix(12).map { "\n        " + $0 }.joined()
-        }
-
-        func allStandardError(lastLines: Int = 40) -> String {
-            var text = ""
-            for run in 1...max(starts, 1) {
-                guard let data = FileManager.default.contents(atPath: logPath(run)) else { continue }
-                let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lastLines)
-                text += "--- \(name) run \(run) ---\n" + lines.joined(separator: "\n") + "\n"
-            }
-            return text
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Testing
 
 /// A satellite or 2G edge site: the link moves 20 KB/s, and one batch of random hex lines is about 500 KB
@@ -28,8 +29,7 @@ struct FerrySlowLinkTests {
             }
             let input = try scene.path("app.log")
             try Data(text.utf8).write(to: URL(fileURLWithPath: input))
-            let children = ChildProcesses()
-            defer { children.killAll() }
+            let children = scene.children
             let agentLog = try scene.path("agent.stderr.log")
             let agent = try startAgent(
                 ["--file", input], spool: try scene.path("spool-agent"), port: link.port, host: "satellite",

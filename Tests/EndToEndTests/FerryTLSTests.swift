@@ -1,5 +1,6 @@
 import Foundation
 import LogFerryNode
+import LogFerryTestSupport
 import Testing
 
 /// TLS and mutual TLS through real nodes, with a CA and certificates made by `openssl` in the test.

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -162,8 +163,7 @@ extension FerryTopologyTests {
         var rng = SeededGenerator.fromEnvironment(test: layout.label)
         let started = ContinuousClock.now
         try await FerryScene.run(layout.label) { scene in
-            let children = ChildProcesses()
-            defer { children.killAll() }
+            let children = scene.children
             let run = try await TopologyRun(layout: layout, scene: scene, children: children, started: started)
             do {
                 try await run.chaos(rng: &rng)
@@ -196,7 +196,7 @@ extension FerryTopologyTests {
         let out: String
         /// Every listening node (receiver, relays) with the proxy in front of it.
         var fronts: [String: (node: FerryNode, proxy: ChaosProxy)] = [:]
-        var agents: [String: TopologyAgent] = [:]
+        var agents: [String: RestartableAgent] = [:]
         var writers: [NumberedLog] = []
         var schedule: [(at: Double, action: Action)] = []
         var down: Set<String> = []
@@ -229,8 +229,8 @@ extension FerryTopologyTests {
                 let writer = NumberedLog(host: spec.host, path: logs + "/\(spec.name).log", total: spec.lines)
                 try writer.create()
                 writers.append(writer)
-                let agent = TopologyAgent(name: spec.name, arguments: [
-                    "agent", "--file", writer.path, "--spool", try scene.path("spool-\(spec.name)"), "--to", upstreams(spec.to),
+                let agent = RestartableAgent(name: spec.name, arguments: [
+                    "--file", writer.path, "--spool", try scene.path("spool-\(spec.name)"), "--to", upstreams(spec.to),
                     "--host-name", spec.host, "--selection", spec.selection,
                     "--progress-timeout", FerryTopologyTests.progressTimeout, "--backoff-cap-ms", "500",
                 ], logDirectory: scene.directory.path, children: children)
@@ -599,13 +599,13 @@ extension FerryTopologyTests {
                 }
                 let missing = tally.missing(below: writer.total)
                 if !missing.isEmpty {
-                    Issue.record("\(writer.host): \(missing.count) of \(writer.total) lines missing: \(Output.ranges(missing).prefix(12))")
+                    Issue.record("\(writer.host): \(missing.count) of \(writer.total) lines missing: \(numberRanges(missing).prefix(12))")
                 }
                 let doubled = tally.doubled
                 if !doubled.isEmpty {
                     Issue.record("""
                         \(writer.host): \(doubled.count) of \(writer.total) lines delivered more than once (\(tally.extraCopies) extra copies): \
-                        \(Output.ranges(doubled).prefix(12))
+                        \(numberRanges(doubled).prefix(12))
                         """)
                 }
                 if !tally.isExact { failed = true }
@@ -625,80 +625,9 @@ extension FerryTopologyTests {
     }
 }
 
-// MARK: - Agents and the files they tail
+// MARK: - The files the agents tail
 
 extension FerryTopologyTests {
-    /// A `logferry agent` the test kills and restarts on the same spool. Standard error goes to
-    /// `<name>-<run>.stderr.log` in the test directory.
-    final class TopologyAgent: @unchecked Sendable {
-        let name: String
-        let arguments: [String]
-        let logDirectory: String
-        let children: ChildProcesses
-        private(set) var process: LogFerryProcess?
-        private(set) var starts = 0
-
-        init(name: String, arguments: [String], logDirectory: String, children: ChildProcesses) {
-            self.name = name
-            self.arguments = arguments
-            self.logDirectory = logDirectory
-            self.children = children
-        }
-
-        private func logPath(_ run: Int) -> String { logDirectory + "/\(name)-\(run).stderr.log" }
-
-        func start() throws {
-            starts += 1
-            process = children.track(try LogFerryProcess(arguments, stderrPath: logPath(starts)))
-        }
-
-        func kill9() async {
-            await process?.stop()
-            process = nil
-        }
-
-        /// SIGTERM, and SIGKILL after 30 s (then nil).
-        func terminate() async -> LogFerryProcess.Exit? {
-            guard let process else { return nil }
-            let exit = await stopGracefully(process)
-            self.process = nil
-            return exit
-        }
-
-        /// Standard error of the current run, or of the last two when the current one has said nothing yet.
-        func standardErrorOfLastRuns() -> String {
-            (max(1, starts - 1)...max(starts, 1)).compactMap { FileManager.default.contents(atPath: logPath($0)) }
-                .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
-        }
-
-        /// The current run and the size of its log: where a later ``log(since:containing:lastLines:)`` starts.
-        func logPosition() -> (run: Int, offset: Int) {
-            let size = (try? FileManager.default.attributesOfItem(atPath: logPath(starts))[.size] as? Int) ?? 0
-            return (starts, size)
-        }
-
-        /// The lines logged since `position` (in that run and any later one) that contain `text`, indented.
-        func log(since position: (run: Int, offset: Int), containing text: String, lastLines: Int) -> String {
-            var lines: [Substring] = []
-            for run in position.run...max(starts, position.run) {
-                guard let data = FileManager.default.contents(atPath: logPath(run)) else { continue }
-                let from = run == position.run ? min(position.offset, data.count) : 0
-                lines += String(decoding: data[from...], as: UTF8.self).split(separator: "\n").filter { $0.contains(text) }
-            }
-            return lines.suffix(lastLines).map { "\n        " + $0 }.joined()
-        }
-
-        func allStandardError(lastLines: Int = 40) -> String {
-            var text = ""
-            for run in 1...max(starts, 1) {
-                guard let data = FileManager.default.contents(atPath: logPath(run)) else { continue }
-                let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lastLines)
-                text += "--- \(name) run \(run) ---\n" + lines.joined(separator: "\n") + "\n"
-            }
-            return text
-        }
-    }
-
     /// The file one agent tails: lines `TestOrigin.line(n, host:)` for n = 0, 1, 2, ..., appended in order, each
     /// chunk in up to three `write` calls cut at random bytes (so the agent sometimes sees half a line).
     final class NumberedLog: @unchecked Sendable {
@@ -768,8 +697,8 @@ extension FerryTopologyTests {
         var description: String {
             let absent = missing(below: counts.count)
             let twice = doubled
-            return "\(lines) lines for \(counts.count) expected: \(absent.count) missing \(Output.ranges(absent).prefix(8)), "
-                + "\(twice.count) doubled (\(extraCopies) extra copies) \(Output.ranges(twice).prefix(8)), "
+            return "\(lines) lines for \(counts.count) expected: \(absent.count) missing \(numberRanges(absent).prefix(8)), "
+                + "\(twice.count) doubled (\(extraCopies) extra copies) \(numberRanges(twice).prefix(8)), "
                 + "\(garbled) garbled, \(outOfOrder) out of order (allowed)"
         }
     }
@@ -924,19 +853,6 @@ extension FerryTopologyTests {
                 tallies[writer.host] = Tally(counts: [UInt8](repeating: 0, count: writer.total))
             }
             return tallies
-        }
-
-        /// `[1, 2, 3, 7]` as `["1...3", "7"]`.
-        static func ranges(_ numbers: [Int]) -> [String] {
-            var result: [String] = []
-            var index = 0
-            while index < numbers.count {
-                var end = index
-                while end + 1 < numbers.count, numbers[end + 1] == numbers[end] + 1 { end += 1 }
-                result.append(end == index ? "\(numbers[index])" : "\(numbers[index])...\(numbers[end])")
-                index = end + 1
-            }
-            return result
         }
     }
 }

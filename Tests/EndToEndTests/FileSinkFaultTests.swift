@@ -1,5 +1,6 @@
 import Foundation
 import LogFerryNode
+import LogFerryTestSupport
 import Testing
 
 /// The file sink of `logferry receive` against faults outside the process: a receiver spool wiped or restored
@@ -65,16 +66,6 @@ struct FileSinkFaultTests {
     static func restart(_ receiver: FerryNode, behind proxy: ChaosProxy) async throws {
         try await receiver.start()
         proxy.setBackendPort(receiver.port)
-    }
-
-    /// `NAME.1`, `NAME.2`, ... (oldest first) that exist, then `NAME`: the order lines were written in.
-    static func rotatedFiles(in directory: String, name: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let rotated = names.compactMap { entry -> Int? in
-            guard entry.hasPrefix(name + ".") else { return nil }
-            return Int(entry.dropFirst(name.count + 1))
-        }.sorted()
-        return rotated.map { directory + "/" + name + ".\($0)" } + [directory + "/" + name]
     }
 
     static func contents(_ path: String) -> [UInt8] {
@@ -194,7 +185,7 @@ struct FileSinkFaultTests {
             )
             let total = 1000
             let foreignBytes = foreignCurrent.count + foreignRotated.count
-            let files: @Sendable () -> [String] = { Self.rotatedFiles(in: directory, name: name) }
+            let files: @Sendable () -> [String] = { ReceivedOutput.rotatedFiles(in: directory, name: name) }
             try await origin.shipping {
                 // Waves of 100 lines: the sink runs dry after each, commits and rotates (about every 50 lines).
                 for wave in 0..<(total / 100) {
@@ -261,7 +252,7 @@ struct FileSinkFaultTests {
                 host: host, source: "app", directory: try scene.path("spool-origin"),
                 upstreams: [Upstream(host: "127.0.0.1", port: proxy.port)]
             )
-            let files: @Sendable () -> [String] = { Self.rotatedFiles(in: directory, name: name) }
+            let files: @Sendable () -> [String] = { ReceivedOutput.rotatedFiles(in: directory, name: name) }
             let foreign = Array("foreign rotation: restored from an archive by an operator\n".utf8)
             var dropped = ""
             var currentBeforeRestart: [UInt8] = []

@@ -1,5 +1,6 @@
 import Foundation
 import LogFerrySpool
+import LogFerryTestSupport
 import Testing
 
 /// Corruption tests: damage a spool's files the way disks and crashes do, then check that `logferry spool verify`

@@ -1,6 +1,7 @@
 import Foundation
 import LogFerryBytes
 import LogFerrySpool
+import LogFerryTestSupport
 import Logging
 import Testing
 

@@ -1,3 +1,4 @@
+import LogFerryTestSupport
 import Testing
 @testable import LogFerryBytes
 
@@ -25,7 +26,7 @@ struct CRC32CTests {
     @Test("the CPU instruction and the tables agree on every length and alignment")
     func hardwareAgreesWithTables() {
         var rng = SystemRandomNumberGenerator()
-        let data = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let data = rng.bytes(4096)
         data.withUnsafeBytes { all in
             for start in 0..<9 {
                 for length in [0, 1, 7, 8, 9, 63, 64, 65, 1000, 4096 - start] {
@@ -39,7 +40,7 @@ struct CRC32CTests {
     @Test("incremental equals one-shot at every split point")
     func incremental() {
         var rng = SystemRandomNumberGenerator()
-        let data = (0..<1031).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let data = rng.bytes(1031)
         let whole = CRC32C.checksum(data)
         for split in [0, 1, 7, 8, 9, 500, 1030, 1031] {
             let first = CRC32C.checksum(data[0..<split])

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Logging
 import Testing
 @testable import LogFerryNode
@@ -9,19 +10,6 @@ import Glibc
 
 @Suite("FileTailer restarts")
 struct FileTailerRestartTests {
-    /// SplitMix64: a seeded generator, so that a failure can be replayed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("appends, rotations and crashes at random points: every line is committed exactly once")
     func randomCrashes() throws {
         for seed in UInt64(1)...12 {
@@ -30,8 +18,9 @@ struct FileTailerRestartTests {
     }
 
     func run(seed: UInt64) throws {
-        var random = SeededGenerator(state: seed)
-        let dir = try TemporaryDirectory()
+        var random = SeededGenerator(seed: seed)
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
         // The pattern includes the rotated names: a file created and rotated away between two scans is otherwise never
         // seen (see the FileTailer documentation).
@@ -53,7 +42,7 @@ struct FileTailerRestartTests {
             switch Int.random(in: 0..<10, using: &random) {
             case 0..<4:
                 let count = Int.random(in: 1...20, using: &random)
-                try append((next..<next + count).map { "line \($0)\n" }.joined(), to: path)
+                try appendToFile(path, (next..<next + count).map { "line \($0)\n" }.joined())
                 next += count
             case 4:
                 rotations += 1

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Logging
 import Testing
 @testable import LogFerryNode
@@ -11,9 +12,10 @@ import Glibc
 struct FileTailerTests {
     @Test("reads complete lines and checkpoints the offset after the last one")
     func readsLines() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
-        try append("alpha\nbeta\r\n\ngamma", to: path)
+        try appendToFile(path, "alpha\nbeta\r\n\ngamma")
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(.init(patterns: [path]), clock: clock)
         let lines = tailer.poll(maxLines: 100, maxBytes: 1 << 20)
@@ -21,17 +23,18 @@ struct FileTailerTests {
         #expect(lines.map(\.endOffset) == [6, 12, 13])
         #expect(tailer.checkpoints.map(\.offset) == [13])
         #expect(tailer.checkpoints.first?.path == path)
-        try append("\ndelta\n", to: path)
+        try appendToFile(path, "\ndelta\n")
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["gamma", "delta"])
         #expect(tailer.statistics.linesRead == 5)
     }
 
     @Test("maxLines and maxBytes bound a poll; the rest comes next time")
     func budget() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
         let expected = (0..<1000).map { "line \($0)" }
-        try append(expected.map { $0 + "\n" }.joined(), to: path)
+        try appendToFile(path, expected.map { $0 + "\n" }.joined())
         let tailer = FileTailer.forTesting(.init(patterns: [path], readChunkBytes: 512), clock: ManualClock())
         var got: [String] = []
         while true {
@@ -46,16 +49,17 @@ struct FileTailerTests {
 
     @Test("a restart from encoded checkpoints neither skips nor re-reads a line")
     func resumesFromCheckpoints() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
-        try append((0..<10).map { "l\($0)\n" }.joined(), to: path)
+        try appendToFile(path, (0..<10).map { "l\($0)\n" }.joined())
         let clock = ManualClock()
         var first: FileTailer? = FileTailer.forTesting(.init(patterns: [dir.file("*.log")]), clock: clock)
         let read = first?.poll(maxLines: 4, maxBytes: 1 << 20) ?? []
         #expect(read.texts == ["l0", "l1", "l2", "l3"])
         let stored = FileCheckpoint.encode(first?.checkpoints ?? [])
         first = nil
-        try append("l10\n", to: path)
+        try appendToFile(path, "l10\n")
 
         let restored = try FileCheckpoint.decode(stored)
         let second = FileTailer.forTesting(.init(patterns: [dir.file("*.log")]), checkpoints: restored, clock: clock)
@@ -66,28 +70,30 @@ struct FileTailerTests {
 
     @Test("startAtEnd skips existing content of files without a checkpoint, but not of files that appear later")
     func startAtEnd() throws {
-        let dir = try TemporaryDirectory()
-        try append("old\n", to: dir.file("a.log"))
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
+        try appendToFile(dir.file("a.log"), "old\n")
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(.init(patterns: [dir.file("*.log")], startAtEnd: true), clock: clock)
         #expect(tailer.poll(maxLines: 10, maxBytes: 1 << 20).isEmpty)
-        try append("new\n", to: dir.file("a.log"))
-        try append("first\n", to: dir.file("b.log"))
+        try appendToFile(dir.file("a.log"), "new\n")
+        try appendToFile(dir.file("b.log"), "first\n")
         #expect(tailer.drain(clock: clock).texts.sorted() == ["first", "new"])
     }
 
     @Test("rename-and-create rotation: the old file is read to its end, the new one from 0")
     func renameRotation() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
-        try append("a1\na2\n", to: path)
+        try appendToFile(path, "a1\na2\n")
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(.init(patterns: [path], idleCloseAfter: .seconds(10)), clock: clock)
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["a1", "a2"])
-        try append("a3\na4\n", to: path)
+        try appendToFile(path, "a3\na4\n")
         #expect(rename(path, dir.file("app.log.1")) == 0)
-        try append("a5\n", to: dir.file("app.log.1"))  // the writer has not reopened yet
-        try append("b1\nb2\n", to: path)
+        try appendToFile(dir.file("app.log.1"), "a5\n")  // the writer has not reopened yet
+        try appendToFile(path, "b1\nb2\n")
         let lines = tailer.drain(clock: clock)
         #expect(lines.texts.sorted() == ["a3", "a4", "a5", "b1", "b2"])
         #expect(lines.filter { $0.line.first == UInt8(ascii: "a") }.texts == ["a3", "a4", "a5"])
@@ -101,9 +107,10 @@ struct FileTailerTests {
 
     @Test("a rotation while the agent is down: the renamed file is found by inode and read to its end")
     func renameWhileStopped() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
-        try append("a1\n", to: path)
+        try appendToFile(path, "a1\n")
         let clock = ManualClock()
         var checkpoints: [FileCheckpoint] = []
         do {
@@ -111,18 +118,19 @@ struct FileTailerTests {
             #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["a1"])
             checkpoints = tailer.checkpoints
         }
-        try append("a2\n", to: path)
+        try appendToFile(path, "a2\n")
         #expect(rename(path, dir.file("app.log.1")) == 0)
-        try append("b1\n", to: path)
+        try appendToFile(path, "b1\n")
         let tailer = FileTailer.forTesting(.init(patterns: [path]), checkpoints: checkpoints, clock: clock)
         #expect(tailer.drain(clock: clock).texts.sorted() == ["a2", "b1"])
     }
 
     @Test("plain truncation and copytruncate start the file again at 0")
     func truncation() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
-        try append("one\ntwo\nthree\n", to: path)
+        try appendToFile(path, "one\ntwo\nthree\n")
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(.init(patterns: [path]), clock: clock)
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).count == 3)
@@ -130,22 +138,23 @@ struct FileTailerTests {
         // copytruncate: copy, truncate, then the writer goes on (shorter than the old offset).
         try FileManager.default.copyItem(atPath: path, toPath: dir.file("app.log.1"))
         #expect(truncate(path, 0) == 0)
-        try append("four\n", to: path)
+        try appendToFile(path, "four\n")
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["four"])
         #expect(tailer.statistics.truncationsDetected == 1)
 
         // Truncated and rewritten beyond the old offset before the next poll: the first bytes tell.
         #expect(truncate(path, 0) == 0)
-        try append("five is a longer line\nsix\n", to: path)
+        try appendToFile(path, "five is a longer line\nsix\n")
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["five is a longer line", "six"])
         #expect(tailer.statistics.truncationsDetected == 2)
     }
 
     @Test("a checkpoint whose inode now holds different first bytes is a new file")
     func inodeReuse() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
-        try append("hello\nworld\n", to: path)
+        try appendToFile(path, "hello\nworld\n")
         var st = stat()
         #expect(stat(path, &st) == 0)
         let clock = ManualClock()
@@ -176,14 +185,15 @@ struct FileTailerTests {
 
     @Test("a last line without its newline ships after the timeout; its late newline is dropped")
     func partialLine() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
-        try append("done\nhalf", to: path)
+        try appendToFile(path, "done\nhalf")
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(.init(patterns: [path], partialLineTimeout: .seconds(5)), clock: clock)
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["done"])
         clock.advance(by: .seconds(3))
-        try append("-more", to: path)  // growth restarts the wait
+        try appendToFile(path, "-more")  // growth restarts the wait
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).isEmpty)
         clock.advance(by: .seconds(3))
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).isEmpty)
@@ -192,26 +202,27 @@ struct FileTailerTests {
         #expect(partial.texts == ["half-more"])
         #expect(partial.first?.endOffset == 14)
         #expect(tailer.statistics.partialLines == 1)
-        try append("\nnext\n", to: path)
+        try appendToFile(path, "\nnext\n")
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["next"])
 
         // The same holds after a restart at the checkpoint just after the partial line.
-        try append("tail", to: path)
+        try appendToFile(path, "tail")
         clock.advance(by: .seconds(6))
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).isEmpty)  // growth seen now
         clock.advance(by: .seconds(6))
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["tail"])
         let restarted = FileTailer.forTesting(.init(patterns: [path]), checkpoints: tailer.checkpoints, clock: clock)
-        try append("\nlast\n", to: path)
+        try appendToFile(path, "\nlast\n")
         #expect(restarted.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["last"])
     }
 
     @Test("an over-long line is cut, counted, and its rest skipped")
     func overLongLine() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
         let long = String(repeating: "x", count: 5000)
-        try append("short\n\(long)\nafter\n" + String(repeating: "y", count: 64) + "\n", to: path)
+        try appendToFile(path, "short\n\(long)\nafter\n" + String(repeating: "y", count: 64) + "\n")
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(.init(patterns: [path], maxLineBytes: 64, readChunkBytes: 512), clock: clock)
         let lines = tailer.drain(clock: clock)
@@ -223,14 +234,15 @@ struct FileTailerTests {
 
     @Test("a 10 MiB line and binary junk are handled without loss of the surrounding lines")
     func hugeLineAndJunk() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
         var generator = SystemRandomNumberGenerator()
-        var junk = (0..<200_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var junk = generator.bytes(200_000)
         for i in junk.indices where junk[i] == 13 { junk[i] = 0 }  // keep the \r\n rule out of the byte count
         var content = Array("before\n".utf8) + [UInt8](repeating: UInt8(ascii: "z"), count: 10 << 20) + [10]
         content += junk + Array("\nafter\n".utf8)
-        try append(content, to: path)
+        try appendToFile(path, content)
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(.init(patterns: [path]), clock: clock)
         let lines = tailer.drain(clock: clock)
@@ -247,9 +259,10 @@ struct FileTailerTests {
 
     @Test("a deleted file is read to its end, then closed and forgotten")
     func deletedFile() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
-        try append("1\n2\n3\n", to: path)
+        try appendToFile(path, "1\n2\n3\n")
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(.init(patterns: [dir.file("*.log")]), clock: clock)
         #expect(tailer.poll(maxLines: 1, maxBytes: 1 << 20).texts == ["1"])
@@ -263,13 +276,14 @@ struct FileTailerTests {
 
     @Test("files that appear later under a glob are picked up at the next rescan")
     func globPicksUpNewFiles() throws {
-        let dir = try TemporaryDirectory()
-        try append("a\n", to: dir.file("a.log"))
-        try append("ignored\n", to: dir.file("a.txt"))
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
+        try appendToFile(dir.file("a.log"), "a\n")
+        try appendToFile(dir.file("a.txt"), "ignored\n")
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(.init(patterns: [dir.file("*.log")]), clock: clock)
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["a"])
-        try append("b\n", to: dir.file("b.log"))
+        try appendToFile(dir.file("b.log"), "b\n")
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).isEmpty)  // before the rescan
         clock.advance(by: .seconds(1))
         #expect(tailer.poll(maxLines: 100, maxBytes: 1 << 20).texts == ["b"])
@@ -277,9 +291,10 @@ struct FileTailerTests {
 
     @Test("1,000 files with a bounded number of descriptors")
     func thousandFiles() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         for f in 0..<1000 {
-            try append((0..<5).map { "f\(f) l\($0)\n" }.joined(), to: dir.file("f\(f).log"))
+            try appendToFile(dir.file("f\(f).log"), (0..<5).map { "f\(f) l\($0)\n" }.joined())
         }
         let clock = ManualClock()
         let tailer = FileTailer.forTesting(
@@ -304,7 +319,7 @@ struct FileTailerTests {
         #expect(Set(got) == Set(expected))
         #expect(tailer.checkpoints.count == 1000)
         // Appending to every file after the descriptors were closed: reopened and read at the next rescans.
-        for f in 0..<1000 { try append("f\(f) more\n", to: dir.file("f\(f).log")) }
+        for f in 0..<1000 { try appendToFile(dir.file("f\(f).log"), "f\(f) more\n") }
         clock.advance(by: .seconds(1))
         var more: [String] = []
         quiet = 0
@@ -325,9 +340,10 @@ struct FileTailerTests {
 
     @Test("an unreadable file is logged once and read once it becomes readable")
     func unreadableFile() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("secret.log")
-        try append("hidden\n", to: path)
+        try appendToFile(path, "hidden\n")
         #expect(chmod(path, 0o000) == 0)
         let capture = LogCapture()
         let clock = ManualClock()
@@ -338,7 +354,7 @@ struct FileTailerTests {
             clock.advance(by: .seconds(1))
         }
         #expect(tailer.statistics.openErrors == 3)
-        let warnings = capture.messages.withLock { $0.filter { $0.contains("cannot open log file") } }
+        let warnings = capture.lines.filter { $0.contains("cannot open log file") }
         #expect(warnings.count == 1)
         #expect(warnings.first?.contains("Permission denied") == true)
         #expect(warnings.first?.contains(path) == true)
@@ -367,14 +383,15 @@ struct FileTailerTests {
         #expect(throws: FileCheckpointDecodingError.self) { try FileCheckpoint.decode(bytes + [0]) }
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
-            let junk = [1] + (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let junk = [1] + generator.bytes(Int.random(in: 0..<64, using: &generator))
             _ = try? FileCheckpoint.decode(junk)
         }
     }
 
     @Test("waitForChange returns when its task is cancelled")
     func waitHonoursCancellation() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let pattern = dir.file("*.log")
         let task = Task {
             let tailer = FileTailer(
@@ -392,9 +409,10 @@ struct FileTailerTests {
 
     @Test("waitForChange wakes on a write in a watched directory (inotify)")
     func waitWakesOnWrite() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory("tail")
+        defer { dir.remove() }
         let path = dir.file("app.log")
-        try append("x\n", to: path)
+        try appendToFile(path, "x\n")
         let tailer = FileTailer(
             configuration: .init(patterns: [path], rescanInterval: .seconds(20)),
             checkpoints: [],
@@ -403,7 +421,7 @@ struct FileTailerTests {
         #expect(tailer.poll(maxLines: 10, maxBytes: 1 << 20).texts == ["x"])
         let writer = Task {
             try await Task.sleep(for: .milliseconds(100))
-            try append("y\n", to: path)
+            try appendToFile(path, "y\n")
         }
         await tailer.waitForChange()
         try await writer.value

@@ -1,3 +1,4 @@
+import LogFerryTestSupport
 import Testing
 @testable import LogFerryNode
 
@@ -178,7 +179,7 @@ struct LineSplitterTests {
 
     @Test("any input, any chunking: the same lines as splitting it the plain way")
     func matchesPlainSplitting() {
-        var random = FileTailerRestartTests.SeededGenerator(state: 0x5EED)
+        var random = SeededGenerator(seed: 0x5EED)
         for _ in 0..<400 {
             let alphabet: [UInt8] = [10, 13, 65, 66, 67]
             let input = (0..<Int.random(in: 0..<80, using: &random)).map { _ in alphabet.randomElement(using: &random)! }

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Testing
 @testable import LogFerryNode
 
@@ -165,7 +166,7 @@ struct SyslogParserTests {
         var generator = SystemRandomNumberGenerator()
         let prefixes: [[UInt8]] = [[], Array("<13>".utf8), Array("<13>1 ".utf8), Array("<13>Jan  1 00:00:00 ".utf8)]
         for i in 0..<4000 {
-            let junk = (0..<Int.random(in: 0..<80, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let junk = generator.bytes(Int.random(in: 0..<80, using: &generator))
             let input = prefixes[i % prefixes.count] + junk
             #expect(SyslogParser.parse(input).raw == input)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Logging
 import NIOCore
 import Synchronization
@@ -19,12 +20,6 @@ struct SyslogServerTests {
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus
-    }
-
-    func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count - 1)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     @Test("messages sent by logger over TCP and UDP, RFC 5424 and 3164, counted or not, arrive parsed")
@@ -66,7 +61,7 @@ struct SyslogServerTests {
             group.cancelAll()
             try await group.waitForAll()
         }
-        let host = hostName()
+        let host = systemHostName()
         let messages = received.withLock { $0 }
         for (name, options) in sends {
             let message = try #require(messages["hello \(name)"], "\(name) did not arrive")
@@ -120,23 +115,9 @@ struct SyslogServerTests {
 
     /// Writes `bytes` over a fresh TCP connection and closes it.
     func send(_ bytes: [UInt8], to port: Int) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(fd >= 0)
+        let fd = try #require(connectTCP(port: port))
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(connected == 0)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            try #require(n > 0)
-            written += n
-        }
+        try writeAll(fd, bytes[...], path: "127.0.0.1:\(port)")
     }
 }
 

@@ -1,3 +1,4 @@
+import LogFerryTestSupport
 import Testing
 import LogFerryBytes
 @testable import LogFerrySpool
@@ -58,7 +59,7 @@ struct RecordFrameTests {
 
     @Test("state files: checksummed, atomic replace, damage detected")
     func stateFiles() throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let path = directory.file("x.state")
         #expect(StateFile.read(path) == .missing)

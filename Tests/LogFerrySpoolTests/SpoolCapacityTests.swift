@@ -1,3 +1,4 @@
+import LogFerryTestSupport
 import Testing
 @testable import LogFerrySpool
 
@@ -10,7 +11,7 @@ struct SpoolCapacityTests {
 
     @Test("drop-newest: a full spool returns .dropped and counts batch and bytes")
     func dropNewest() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let spool = try await Spool.open(Self.configuration(directory.file("spool"), .dropNewest))
         var stored = 0
@@ -32,7 +33,7 @@ struct SpoolCapacityTests {
 
     @Test("drop-oldest: the oldest segments go, counted; the newest records stay")
     func dropOldest() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let spool = try await Spool.open(Self.configuration(directory.file("spool"), .dropOldest))
         for n in 1...20 {
@@ -50,7 +51,7 @@ struct SpoolCapacityTests {
 
     @Test("block: an append waits for space and goes on once a cursor commits")
     func block() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let spool = try await Spool.open(Self.configuration(directory.file("spool"), .block))
         _ = try await spool.cursor(named: "sink")
@@ -72,7 +73,7 @@ struct SpoolCapacityTests {
 
     @Test("block: a blocked append is released with .closed when the spool closes")
     func blockThenClose() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let spool = try await Spool.open(Self.configuration(directory.file("spool"), .block))
         for n in 1...4 { _ = try await spool.append(payload(n, size: 200)) }

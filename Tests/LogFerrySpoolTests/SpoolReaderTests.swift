@@ -1,3 +1,4 @@
+import LogFerryTestSupport
 import Testing
 @testable import LogFerrySpool
 
@@ -6,7 +7,7 @@ struct SpoolReaderTests {
     @Test("a reader waiting at the tail is woken by the next append")
     func wakeUp() async throws {
         for policy in [FsyncPolicy.always, .never] {
-            let directory = try TestDirectory()
+            let directory = try TemporaryDirectory("spool")
             defer { directory.remove() }
             let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool"), fsync: policy))
             let reader = spool.makeReader(from: 1)
@@ -21,7 +22,7 @@ struct SpoolReaderTests {
 
     @Test("a waiting reader honours cancellation; a closed spool ends readers with nil")
     func cancellationAndClose() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool")))
         let reader = spool.makeReader(from: 1)
@@ -39,7 +40,7 @@ struct SpoolReaderTests {
 
     @Test("a reader streams records as they are appended, across segment rolls")
     func streaming() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool"), segmentBytes: 600))
         let reader = spool.makeReader(from: 1)
@@ -64,7 +65,7 @@ struct SpoolReaderRaceTests {
     /// and skipped (seen in `bench ship` under load).
     @Test("large records appended while a reader follows: every record read, none quarantined", arguments: ["interval", "always"])
     func readerNeverSeesHalfWrittenRecords(policy: String) async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let fsync = try #require(FsyncPolicy(parsing: policy))
         let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool"), segmentBytes: 8 << 20, fsync: fsync))

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Testing
 @testable import LogFerrySpool
 
@@ -6,7 +7,7 @@ import Testing
 struct SpoolRecoveryTests {
     @Test("a sequence is never reused: not after a clean close, not after a crash under never")
     func neverReused() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         var configuration = SpoolConfiguration(directory: directory.file("spool"), fsync: .never)
         var spool = try await Spool.open(configuration)
@@ -32,7 +33,7 @@ struct SpoolRecoveryTests {
 
     @Test("a missing spool.meta is rebuilt: same spool id, sequences still above everything stored")
     func missingMeta() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let configuration = SpoolConfiguration(directory: directory.file("spool"))
         var spool = try await Spool.open(configuration)
@@ -50,7 +51,7 @@ struct SpoolRecoveryTests {
 
     @Test("the spool id survives reopening and differs between spools")
     func spoolIdentity() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let a = try await Spool.open(SpoolConfiguration(directory: directory.file("a")))
         let b = try await Spool.open(SpoolConfiguration(directory: directory.file("b")))
@@ -65,7 +66,7 @@ struct SpoolRecoveryTests {
 
     @Test("a torn tail is truncated; appends continue after the last intact record")
     func tornTail() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let configuration = SpoolConfiguration(directory: directory.file("spool"))
         var spool = try await Spool.open(configuration)

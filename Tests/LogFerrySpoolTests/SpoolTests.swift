@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import Testing
 @testable import LogFerrySpool
 
@@ -7,7 +8,7 @@ struct SpoolTests {
     @Test("appends get sequences from 1 and read back with their metadata, under every fsync policy")
     func appendAndRead() async throws {
         for policy in [FsyncPolicy.always, .interval(milliseconds: 50), .never] {
-            let directory = try TestDirectory()
+            let directory = try TemporaryDirectory("spool")
             defer { directory.remove() }
             let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool"), fsync: policy))
             #expect(await spool.lastSequence == 0)
@@ -28,7 +29,7 @@ struct SpoolTests {
 
     @Test("segments roll at the configured size, are named by their first sequence, and read across")
     func rolling() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool"), segmentBytes: 1000))
         for n in 1...30 { _ = try await spool.append(payload(n, size: 200)) }
@@ -44,7 +45,7 @@ struct SpoolTests {
 
     @Test("8 concurrent appenders under fsync always: distinct sequences, all readable in order")
     func groupCommit() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool"), segmentBytes: 4096))
         let sequences = try await withThrowingTaskGroup(of: [UInt64].self) { group in
@@ -67,7 +68,7 @@ struct SpoolTests {
 
     @Test("cursors: created before the oldest record, committed with state, persisted across reopen")
     func cursors() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let configuration = SpoolConfiguration(directory: directory.file("spool"))
         var spool = try await Spool.open(configuration)
@@ -87,7 +88,7 @@ struct SpoolTests {
 
     @Test("a segment is deleted once every cursor has passed it, never with no cursor")
     func deletion() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let configuration = SpoolConfiguration(directory: directory.file("spool"), segmentBytes: 500)
         var spool = try await Spool.open(configuration)
@@ -116,7 +117,7 @@ struct SpoolTests {
 
     @Test("a second opener is refused at once, naming the holder's pid")
     func locking() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let configuration = SpoolConfiguration(directory: directory.file("spool"))
         let spool = try await Spool.open(configuration)
@@ -134,7 +135,7 @@ struct SpoolTests {
 
     @Test("records too large are refused with a typed error; a closed spool refuses appends")
     func refusals() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool"), maxRecordBytes: 1000))
         await #expect(throws: SpoolError.self) { try await spool.append(payload(1, size: 2000)) }
@@ -150,7 +151,7 @@ struct SpoolTests {
 
     @Test("saveState and loadState: crash-safe named blobs; a damaged one reads as nil and is quarantined")
     func namedState() async throws {
-        let directory = try TestDirectory()
+        let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }
         let configuration = SpoolConfiguration(directory: directory.file("spool"))
         var spool = try await Spool.open(configuration)

@@ -1,3 +1,4 @@
+import LogFerryTestSupport
 import LogFerryWire
 import Testing
 
@@ -5,7 +6,7 @@ import Testing
 struct BatchCodecTests {
     @Test("random batches round-trip at levels 0, 1, 6 and 9")
     func randomRoundTrips() throws {
-        var rng = SplitMix64(seed: 0x5EED_0001)
+        var rng = SeededGenerator(seed: 0x5EED_0001)
         for level in [0, 1, 6, 9] {
             var encoder = BatchEncoder(level: level)
             var decoder = BatchDecoder()
@@ -36,7 +37,7 @@ struct BatchCodecTests {
 
     @Test("a 1 MiB line round-trips")
     func oneMebibyteLine() throws {
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         let line = rng.bytes(1 << 20)
         let batch = Batch(host: "h", events: [Event(timestamp: 5, source: "big", line: line)])
         var encoder = BatchEncoder()
@@ -83,7 +84,7 @@ struct BatchCodecTests {
 
     @Test("encodeParts keeps a batch whole when it fits and splits it deterministically when not")
     func splitting() throws {
-        var rng = SplitMix64(seed: 99)
+        var rng = SeededGenerator(seed: 99)
         let batch = Samples.randomBatch(using: &rng, events: 1000)
         var encoder = BatchEncoder()
         var decoder = BatchDecoder()
@@ -116,7 +117,7 @@ struct BatchCodecTests {
 
     @Test("a reused encoder and decoder give the same results as fresh ones")
     func reuse() throws {
-        var rng = SplitMix64(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         var reused = BatchEncoder()
         var reusedDecoder = BatchDecoder()
         for _ in 0..<20 {

@@ -1,4 +1,5 @@
 import LogFerryBytes
+import LogFerryTestSupport
 import LogFerryWire
 import Testing
 
@@ -81,7 +82,7 @@ struct BatchHostileTests {
 
     @Test("a valid zlib stream holding a garbage body is malformed or truncated, never a crash")
     func garbageBody() {
-        var rng = SplitMix64(seed: 11)
+        var rng = SeededGenerator(seed: 11)
         for length in [0, 1, 2, 5, 17, 100, 1000] {
             let body = rng.bytes(length)
             let compressed = ZlibTestSupport.compress(body)
@@ -103,7 +104,7 @@ struct BatchHostileTests {
 
     @Test("100,000 seeded mutations of sealed batches give a typed error or a batch, never a crash")
     func mutations() throws {
-        var rng = SplitMix64(seed: 0xBAD_5EED)
+        var rng = SeededGenerator(seed: 0xBAD_5EED)
         var encoder = BatchEncoder()
         let originals = try (0..<8).map { _ in
             try encoder.encode(Samples.randomBatch(using: &rng, events: Int.random(in: 0...12, using: &rng), maxLine: 40))
@@ -130,7 +131,7 @@ struct BatchHostileTests {
 
 /// Seeded byte-level mutations: flips, overwrites, insertions, deletions, truncations, big-endian u32 pokes.
 enum Mutator {
-    static func mutate(_ bytes: inout [UInt8], using rng: inout SplitMix64) {
+    static func mutate(_ bytes: inout [UInt8], using rng: inout SeededGenerator) {
         let rounds = Int.random(in: 1...4, using: &rng)
         for _ in 0..<rounds {
             let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &rng)

@@ -1,3 +1,4 @@
+import LogFerryTestSupport
 import LogFerryWire
 import Testing
 
@@ -964,7 +965,7 @@ private struct FerryLoop {
         }
     }
 
-    var rng: SplitMix64
+    var rng: SeededGenerator
     var stats = Stats()
     let resendInPlace: Bool
     var firstRejection: String?
@@ -1002,7 +1003,7 @@ private struct FerryLoop {
 
     init(seed: UInt64, resendInPlace: Bool = false) throws {
         self.resendInPlace = resendInPlace
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var events: [UInt32] = [0]
         var unreadable: Set<UInt64> = []
         var malformedPart: [UInt64: UInt16] = [:]

@@ -1,0 +1,171 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running `logferry` process whose standard output the test reads line by line (its announcements such as
+/// `listening on HOST:PORT`, its reports): spawn it with arguments, read, signal it, wait for it.
+///
+/// Standard input is empty and standard error goes to a file. For any other program, for standard input fed by the
+/// test or for output read from files afterwards, use ``ToolProcess``. Always call `stop()` (or `wait()`) in a
+/// `defer`-like path, or register the process with ``ChildProcesses``; `deinit` kills a process that is still
+/// running so a failing test leaves nothing behind.
+public final class LogFerryProcess: @unchecked Sendable {
+    /// How the process ended.
+    public enum Exit: Equatable, Sendable {
+        /// It exited with this status.
+        case exited(Int32)
+        /// A signal ended it.
+        case signalled(Int32)
+    }
+
+    /// The process id.
+    public let pid: Int32
+    private let process: Process
+    private let lineStream: AsyncStream<String>
+    private var iterator: AsyncStream<String>.AsyncIterator
+    private let stderrPath: String?
+
+    /// The `logferry` executable built next to the test bundle (`.build/debug/logferry`), or `$LOGFERRY_BINARY`.
+    public static var binaryPath: String {
+        if let override = ProcessInfo.processInfo.environment["LOGFERRY_BINARY"] { return override }
+        var candidates: [URL] = []
+        let argument0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        candidates.append(argument0.deletingLastPathComponent())
+        candidates.append(Bundle.main.bundleURL)
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
+        for directory in candidates {
+            let path = directory.appendingPathComponent("logferry").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        // Fall back to the package layout: <package>/.build/debug/logferry.
+        return packageRoot() + "/.build/debug/logferry"
+    }
+
+    /// Starts `logferry` with `arguments`. Standard error goes to `stderrPath` when given (else is discarded).
+    public init(_ arguments: [String], environment: [String: String]? = nil, stderrPath: String? = nil) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardInput = FileHandle.nullDevice
+        if let stderrPath {
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
+        let (stream, continuation) = AsyncStream<String>.makeStream()
+        let reader = stdout.fileHandleForReading
+        try process.run()
+        self.process = process
+        self.pid = process.processIdentifier
+        self.lineStream = stream
+        self.iterator = stream.makeAsyncIterator()
+        self.stderrPath = stderrPath
+        // One thread per process reads standard output and splits it into lines.
+        Thread.detachNewThread {
+            var pending = [UInt8]()
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                pending.append(contentsOf: chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    continuation.yield(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
+            }
+            if !pending.isEmpty { continuation.yield(String(decoding: pending, as: UTF8.self)) }
+            continuation.finish()
+        }
+    }
+
+    /// The next whole line of standard output; `nil` once the process closed it.
+    public func nextLine() async -> String? {
+        await iterator.next()
+    }
+
+    /// Reads lines until one satisfies `predicate` (returned) or output ends (`nil`), passing each to `each`.
+    public func readLines(until predicate: (String) -> Bool, each: (String) -> Void = { _ in }) async -> String? {
+        while let line = await nextLine() {
+            each(line)
+            if predicate(line) { return line }
+        }
+        return nil
+    }
+
+    /// Every remaining line of standard output (waits for the process to close it).
+    public func remainingLines() async -> [String] {
+        var lines: [String] = []
+        while let line = await nextLine() { lines.append(line) }
+        return lines
+    }
+
+    /// Sends a signal (SIGKILL, SIGTERM, ...).
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(pid, signal) }
+    }
+
+    /// Waits for the process to end.
+    public func wait() async -> Exit {
+        await waitForExit(process)
+        switch process.terminationReason {
+        case .uncaughtSignal: return .signalled(process.terminationStatus)
+        default: return .exited(process.terminationStatus)
+        }
+    }
+
+    /// Kills the process (SIGKILL) if it still runs and waits for it.
+    @discardableResult
+    public func stop() async -> Exit {
+        signal(SIGKILL)
+        return await wait()
+    }
+
+    /// What the process wrote to standard error, when it went to a file.
+    public var standardError: String {
+        guard let stderrPath, let data = FileManager.default.contents(atPath: stderrPath) else { return "" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Runs `logferry` with `arguments` to completion and returns its exit, standard output and standard error (empty
+    /// unless it went to `stderrPath`). With a `timeout`, the process is SIGKILLed when it runs longer.
+    public static func run(
+        _ arguments: [String],
+        stderrPath: String? = nil,
+        timeout: Duration? = nil
+    ) async throws -> (exit: Exit, output: String, standardError: String) {
+        let child = try LogFerryProcess(arguments, stderrPath: stderrPath)
+        let watchdog = timeout.map { timeout in
+            Task {
+                try await Task.sleep(for: timeout)
+                child.signal(SIGKILL)
+            }
+        }
+        defer { watchdog?.cancel() }
+        let lines = await child.remainingLines()
+        let exit = await child.wait()
+        return (exit, lines.joined(separator: "\n"), child.standardError)
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Waits for `process` to end, on a dispatch thread so the test's executor is never blocked.
+func waitForExit(_ process: Process) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().async {
+            process.waitUntilExit()
+            continuation.resume()
+        }
+    }
+}

@@ -26,7 +26,7 @@ public final class FerryServer: Service, Sendable {
     let openSessions = Atomic<Int>(0)
 
     /// The cursor whose state snapshots the resume points.
-    public static let marksCursor = "ferry-listener-marks"
+    static let marksCursor = "ferry-listener-marks"
 
     /// Rebuilds the resume points from `spool` and prepares the listener; `run()` binds and serves.
     public init(
@@ -155,12 +155,12 @@ public final class FerryServer: Service, Sendable {
 }
 
 /// Why a ferry listener could not start.
-public enum FerryServerError: Error, CustomStringConvertible {
+enum FerryServerError: Error, CustomStringConvertible {
     /// The address is taken or not ours.
     case cannotBind(host: String, port: Int, underlying: any Error)
 
     /// An operator-facing description.
-    public var description: String {
+    var description: String {
         switch self {
         case .cannotBind(let host, let port, let underlying):
             return "cannot listen on \(host):\(port): \(underlying). Is another process using the port? Pick another with --listen."

@@ -6,11 +6,11 @@ import ServiceLifecycle
 import NIOCore
 
 /// The ferry sink: ships the spool to the next hop, a window of records in flight, and moves its cursor as
-/// acks come back. The I/O around ``ClientProtocolState``, which decides every protocol step.
+/// acks come back. The I/O around `ClientProtocolState`, which decides every protocol step.
 ///
 /// It resumes after max(its own acked cursor, the upstream's resume point), so it never resends what any
 /// upstream acknowledged; it reconnects with backoff and full jitter and moves to the next upstream after
-/// any failure, including a peer that stays connected but acks nothing (``UpstreamRotation``). A relay
+/// any failure, including a peer that stays connected but acks nothing (`UpstreamRotation`). A relay
 /// forwards stored batches as they are, with their origin: the bytes compressed at the edge cross every hop.
 public final class FerrySink: Service, Sendable {
     let configuration: FerrySinkConfiguration

@@ -1,7 +1,7 @@
 import LogFerryWire
 
 /// Why a ferry connection ended.
-public enum FerrySinkError: Error, CustomStringConvertible {
+enum FerrySinkError: Error, CustomStringConvertible {
     case cannotConnect(Upstream, any Error)
     case closedDuringHandshake(Upstream)
     case protocolViolation(Upstream, String)
@@ -16,7 +16,7 @@ public enum FerrySinkError: Error, CustomStringConvertible {
     }
 
     /// An operator-facing description.
-    public var description: String {
+    var description: String {
         switch self {
         case .cannotConnect(let upstream, let error):
             return "cannot connect to upstream \(upstream): \(error); is it running and reachable? Batches wait in the spool."

@@ -34,9 +34,10 @@ public struct BatchDecoder {
     }
 
     /// Does every check ``decode(_:)`` does without keeping the events: what a relay runs before storing
-    /// the same sealed bytes.
-    public mutating func validate(_ sealed: SealedBatch) throws(WireError) {
-        _ = try open(sealed, materialize: false)
+    /// the same sealed bytes. Returns the batch's origin host name.
+    @discardableResult
+    public mutating func validate(_ sealed: SealedBatch) throws(WireError) -> String {
+        try open(sealed, materialize: false).host
     }
 
     private mutating func open(_ sealed: SealedBatch, materialize: Bool) throws(WireError) -> Batch {

@@ -42,7 +42,7 @@ public struct ServerProtocolState: Sendable {
     public let limits: WireLimits
     /// The protocol versions this server speaks.
     public let versions: ClosedRange<UInt16>
-    private let key: [UInt8]?
+    private let keys: HandshakeKeys
 
     /// Where the connection is.
     public private(set) var phase: Phase = .start
@@ -67,9 +67,14 @@ public struct ServerProtocolState: Sendable {
 
     /// Creates the state of one server connection; `key` nil means no authentication.
     public init(limits: WireLimits = .default, versions: ClosedRange<UInt16> = ProtocolVersion.supported, key: [UInt8]?) {
+        self.init(limits: limits, versions: versions, keys: key.map { .shared($0) } ?? .none)
+    }
+
+    /// Creates the state of one server connection checking proofs against `keys`.
+    public init(limits: WireLimits = .default, versions: ClosedRange<UInt16> = ProtocolVersion.supported, keys: HandshakeKeys) {
         self.limits = limits
         self.versions = versions
-        self.key = key
+        self.keys = keys
     }
 
     /// Makes the opening hello with `nonce` (32 fresh random bytes; generated from the system RNG when nil).
@@ -120,14 +125,21 @@ public struct ServerProtocolState: Sendable {
                 sequence: 0, code: .unsupportedVersion,
                 reason: "protocol version \(hello.version) is not supported: this node speaks versions \(versions.lowerBound)...\(versions.upperBound); upgrade the older side")))
         }
-        if let key {
+        if keys.required {
+            guard let key = keys.key(for: hello.hostName) else {
+                phase = .closed
+                return .refuseAndClose(.refuse(Refusal(sequence: 0, code: .unauthorized,
+                    reason: "no key for host '\(hello.hostName)' in this receiver's --key-dir; add KEY-DIR/\(hello.hostName).key")))
+            }
             guard HandshakeAuth.verify(
                 proof: hello.proof, key: key, nonce: nonce, spoolID: hello.spoolID, hostName: hello.hostName)
             else {
                 phase = .closed
                 let reason = hello.proof.isEmpty
-                    ? "this receiver requires a shared key and none was presented; set --key-file"
-                    : "the shared key proof is wrong; check that both sides use the same --key-file"
+                    ? "this receiver requires a key and none was presented; set --key-file"
+                    : keys.provesHostName
+                        ? "the key proof for host '\(hello.hostName)' is wrong; check the agent's --key-file against KEY-DIR/\(hello.hostName).key"
+                        : "the shared key proof is wrong; check that both sides use the same --key-file"
                 return .refuseAndClose(.refuse(Refusal(sequence: 0, code: .unauthorized, reason: reason)))
             }
         }

@@ -42,7 +42,14 @@ public final class FerryServer: Service, Sendable {
         self.metrics = FerryServerMetrics()
         self.marksSnapshotter = SpoolSnapshotter(spool: spool, cursorName: Self.marksCursor, logger: logger)
         let (state, through) = try await marksSnapshotter.rebuild()
-        self.registry = UpstreamRegistry(state: state)
+        let owners = Self.decodeOwners(await spool.loadState(Self.ownersState) ?? [])
+        self.registry = UpstreamRegistry(state: state, owners: owners, saveOwners: { [spool, logger] owners in
+            do {
+                try await spool.saveState(FerryServer.ownersState, FerryServer.encodeOwners(owners))
+            } catch {
+                logger.error("cannot save which host owns which spool id: \(error)")
+            }
+        })
         self.rebuiltMarks = state
         self.rebuiltThrough = through
         logger.info("resume points rebuilt for \(state.marks.positions.count) sending spool(s) and \(state.ledger.origins.count) origin(s) through local sequence \(through)")
@@ -113,6 +120,23 @@ public final class FerryServer: Service, Sendable {
     }
 
     /// One connection: handshake, then batches until the peer leaves, fails, or the node shuts down.
+    /// The spool state recording which host owns each sending spool id (per-host keys).
+    static let ownersState = "ferry-listener-owners"
+
+    /// `HEX-SPOOL-ID HOST` per line.
+    static func encodeOwners(_ owners: [SpoolID: String]) -> [UInt8] {
+        Array(owners.sorted { $0.value < $1.value }.map { "\($0.key) \($0.value)\n" }.joined().utf8)
+    }
+
+    static func decodeOwners(_ bytes: [UInt8]) -> [SpoolID: String] {
+        var owners: [SpoolID: String] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            guard let space = line.firstIndex(of: " "), let id = SpoolID(hex: String(line[..<space])) else { continue }
+            owners[id] = String(line[line.index(after: space)...])
+        }
+        return owners
+    }
+
     /// The largest frame accepted before the client hello: enough for any hello with a long host name.
     static let handshakeFrameBytes: UInt32 = 8 << 10
 

@@ -8,8 +8,17 @@ public struct FerryServerConfiguration: Sendable {
     public var port: Int
     /// Limits announced in the server hello and enforced before anything is allocated.
     public var limits: WireLimits
-    /// The shared key clients must prove they hold; nil accepts any client.
-    public var key: [UInt8]?
+    /// The shared key clients must prove they hold; nil accepts any client (see ``keys`` for per-host keys).
+    public var key: [UInt8]? {
+        get { if case .shared(let key) = keys { return key } else { return nil } }
+        set { keys = newValue.map { .shared($0) } ?? .none }
+    }
+    /// The keys clients prove: none, one shared key, or one key per host (`--key-dir`), which binds each
+    /// client to its host name.
+    public var keys: HandshakeKeys = .none
+    /// Host names (proved by per-host keys) allowed to forward batches of other origins: the relays. Any
+    /// other authenticated client may send only its own batches, under its own host name.
+    public var trustedRelays: Set<String> = []
     /// TLS, when set.
     public var tls: TLSServerOptions?
     /// The liveness timeout: a connection that delivers no byte for this long, or no client hello within it,
@@ -32,13 +41,16 @@ public struct FerryServerConfiguration: Sendable {
         tls: TLSServerOptions? = nil,
         idleTimeout: Duration = .seconds(15),
         nodeName: String = "logferry",
-        maxSessions: Int = 4096
+        maxSessions: Int = 4096,
+        keys: HandshakeKeys? = nil,
+        trustedRelays: Set<String> = []
     ) {
         self.maxSessions = maxSessions
+        self.trustedRelays = trustedRelays
         self.host = host
         self.port = port
         self.limits = limits
-        self.key = key
+        self.keys = keys ?? key.map { .shared($0) } ?? .none
         self.tls = tls
         self.idleTimeout = idleTimeout
         self.nodeName = nodeName

@@ -44,7 +44,7 @@ final class FerryServerSession: Sendable {
         self.peer = peer
         self.closeChannel = closeChannel
         self.logger = logger
-        self.protocolState = Mutex(ServerProtocolState(limits: server.configuration.limits, key: server.configuration.key))
+        self.protocolState = Mutex(ServerProtocolState(limits: server.configuration.limits, keys: server.configuration.keys))
     }
 
     func run() async throws {
@@ -118,6 +118,15 @@ final class FerryServerSession: Sendable {
             return
         }
         let registry = server.registry
+        // With per-host keys the proof names the host: the spool id stays bound to the host that first used it.
+        let identity = server.configuration.keys.provesHostName ? client.hostName : nil
+        if let identity, let owner = await registry.bind(spoolID, to: identity), owner != identity {
+            server.metrics.refusals(.unauthorized).increment()
+            try await refuseAndClose(protocolState.withLock {
+                $0.refuseSession(.unauthorized, reason: "spool \(spoolID) belongs to host '\(owner)', not '\(identity)'; a spool id cannot change hands")
+            })
+            return
+        }
         let claimed = await registry.claim(spoolID, peer: peer, patience: .seconds(2), close: closeChannel)
         guard let token = claimed else {
             let holder = await registry.peer(of: spoolID)
@@ -129,7 +138,7 @@ final class FerryServerSession: Sendable {
             return
         }
         do {
-            try await serveBatches(from: &frames, spoolID: spoolID, host: client.hostName)
+            try await serveBatches(from: &frames, spoolID: spoolID, host: client.hostName, identity: identity)
         } catch {
             await registry.release(spoolID, token: token)
             throw error
@@ -140,7 +149,8 @@ final class FerryServerSession: Sendable {
     private func serveBatches(
         from frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
         spoolID: SpoolID,
-        host: String
+        host: String,
+        identity: String?
     ) async throws {
         let resume = await server.registry.resumePoint(for: spoolID)
         let welcome = try protocolState.withLock { state throws(WireError) in try state.welcome(resumeSequence: resume) }
@@ -162,7 +172,7 @@ final class FerryServerSession: Sendable {
         defer { heartbeats.cancel() }
         let outcome: Result<Void, any Error>
         do {
-            try await readBatches(from: &frames, spoolID: spoolID, host: host, tickets: ticketSink)
+            try await readBatches(from: &frames, spoolID: spoolID, host: host, identity: identity, tickets: ticketSink)
             outcome = .success(())
         } catch is CancellationError {
             ticketSink.yield(.bye("node is shutting down; reconnect to another upstream or retry later"))
@@ -179,8 +189,11 @@ final class FerryServerSession: Sendable {
         from frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
         spoolID: SpoolID,
         host: String,
+        identity: String?,
         tickets: AsyncStream<Ticket>.Continuation
     ) async throws {
+        // An authenticated client that is not a trusted relay sends only its own batches, under its own name.
+        let ownBatchesOnly = identity.map { !server.configuration.trustedRelays.contains($0) } ?? false
         var decoder = BatchDecoder(limits: server.configuration.limits)
         while let frame = try await nextFrame(&frames) {
             switch protocolState.withLock({ $0.receive(frame) }) {
@@ -201,13 +214,21 @@ final class FerryServerSession: Sendable {
             case .store(let batch):
                 let position = UpstreamPosition(spoolID: spoolID, sequence: batch.sequence, part: batch.part, partCount: batch.partCount)
                 let now = ContinuousClock.now
+                let batchHost: String
                 do {
-                    try decoder.validate(batch.batch)
+                    batchHost = try decoder.validate(batch.batch)
                 } catch {
                     server.metrics.malformedFrames.increment()
                     logger.warning("batch \(batch.sequence) from \(host) is malformed: \(error)")
                     try await refuse(batch, .malformed, "\(error)")
                     continue
+                }
+                if ownBatchesOnly, batch.origin.spoolID != spoolID.bytes || batchHost != host {
+                    server.metrics.refusals(.unauthorized).increment()
+                    let reason = "host '\(host)' may send only its own batches (this one names host '\(batchHost)'); list it in --trusted-relays if it is a relay"
+                    logger.warning("refusing \(peer): \(reason)")
+                    try await outbound.write(.refuse(Refusal(sequence: 0, code: .unauthorized, reason: reason)))
+                    return
                 }
                 guard let coverage = OriginCoverage(batch.origin, eventCount: batch.batch.eventCount) else { continue }
                 let pending: SpoolPendingAppend?

@@ -9,6 +9,9 @@ import LogFerrySpool
 /// durability before it is acknowledged (``lastPending``).
 actor UpstreamRegistry {
     private var state: ListenerState
+    /// Which host each sending spool id belongs to (per-host keys), persisted in the spool.
+    private var owners: [SpoolID: String] = [:]
+    private let ownersStore: (@Sendable ([SpoolID: String]) async -> Void)?
     private var sessions: [SpoolID: Session] = [:]
     private var nextSessionID = 0
     private var admitting = false
@@ -23,8 +26,18 @@ actor UpstreamRegistry {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    init(state: ListenerState) {
+    init(state: ListenerState, owners: [SpoolID: String] = [:], saveOwners: (@Sendable ([SpoolID: String]) async -> Void)? = nil) {
         self.state = state
+        self.owners = owners
+        self.ownersStore = saveOwners
+    }
+
+    /// Binds `spoolID` to `host` on first use; returns the host it belongs to (`host` itself, or the first one).
+    func bind(_ spoolID: SpoolID, to host: String) async -> String? {
+        if let owner = owners[spoolID] { return owner }
+        owners[spoolID] = host
+        await ownersStore?(owners)
+        return host
     }
 
     /// Registers a session for `spoolID`, ending an earlier one first. Returns the session's token, or nil

@@ -158,6 +158,8 @@ struct ConfigKey: Sendable {
         "tls-client-ca": .string { $0.tlsClientCA = $1 },
         "idle-timeout": .int { $0.idleTimeoutSeconds = $1 },
         "max-sessions": .int { $0.maxSessions = $1 },
+        "key-dir": .string { $0.keyDir = $1 },
+        "trusted-relays": .strings { $0.trustedRelays = $1 },
         "to": .strings { $0.to = try ConfigValue.upstreams($1.joined(separator: ","), key: "to") },
         "selection": .string { $0.selection = try ConfigValue.selection($1, key: "selection") },
         "window": .int { $0.window = $1 },
@@ -187,7 +189,16 @@ struct ConfigKey: Sendable {
         "metrics-listen": .string { $0.metricsListen = try ConfigValue.address($1, key: "metrics-listen") },
         "log-level": .string { $0.logLevel = $1 },
         "file": .strings { $0.files = $1 },
+        "exclude": .strings { $0.excludes = $1 },
         "syslog-tcp": .string { $0.syslogTCP = try ConfigValue.address($1, key: "syslog-tcp") },
         "syslog-udp": .string { $0.syslogUDP = try ConfigValue.address($1, key: "syslog-udp") },
+        "syslog-max-connections": .int {
+            guard $1 >= 1 else { throw ConfigError.badValue(key: "syslog-max-connections", value: "\($1)", expected: "at least 1") }
+            $0.syslogMaxConnections = $1
+        },
+        "syslog-idle-timeout": .int {
+            guard $1 >= 1 else { throw ConfigError.badValue(key: "syslog-idle-timeout", value: "\($1)", expected: "at least 1 (seconds)") }
+            $0.syslogIdleTimeoutSeconds = $1
+        },
     ]
 }

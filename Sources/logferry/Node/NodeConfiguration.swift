@@ -35,6 +35,10 @@ struct NodeConfiguration: Sendable {
     var idleTimeoutSeconds: Int = 15
     /// `max-sessions`: sessions a listener serves at once.
     var maxSessions: Int = 4096
+    /// `key-dir`: per-host keys of a listener (`HOST.key`).
+    var keyDir: String?
+    /// `trusted-relays`: host names allowed to forward other origins' batches.
+    var trustedRelays: [String] = []
     /// `max-frame-bytes`, `max-batch-bytes`, `max-batch-events`: the listener's announced limits.
     var limits: WireLimits = .default
 
@@ -79,9 +83,15 @@ struct NodeConfiguration: Sendable {
     // Agent inputs and batching.
     /// `file`: paths and globs of files to tail.
     var files: [String] = []
+    /// `exclude`: globs of files the `file` patterns match but that are not tailed.
+    var excludes: [String] = []
     /// `syslog-tcp`, `syslog-udp`: syslog listeners.
     var syslogTCP: Upstream?
     var syslogUDP: Upstream?
+    /// `syslog-max-connections`: syslog TCP connections served at once; more are closed at accept.
+    var syslogMaxConnections: Int = 1024
+    /// `syslog-idle-timeout`: seconds a syslog TCP connection may send nothing before it is closed.
+    var syslogIdleTimeoutSeconds: Int = 300
     /// `stdin`: read lines from standard input.
     var stdin: Bool = false
     /// `exit-when-drained`: once the inputs end, exit when the upstream has acknowledged everything.

@@ -57,8 +57,16 @@ struct ListenOptions: ParsableArguments {
     @Option(name: .customLong("max-sessions"), help: "Sessions served at once; more are refused with retry-later.")
     var maxSessions: Int = 4096
 
+    @Option(name: .customLong("key-dir"), help: "Directory of per-host keys (HOST.key): each client proves its own host name and may send only its own batches.")
+    var keyDir: String?
+
+    @Option(name: .customLong("trusted-relays"), help: "With --key-dir: host names (comma-separated) allowed to forward other origins' batches.")
+    var trustedRelays: String?
+
     func apply(to configuration: inout NodeConfiguration) throws {
         configuration.maxSessions = maxSessions
+        configuration.keyDir = keyDir
+        configuration.trustedRelays = trustedRelays.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
         configuration.listen = try ConfigValue.address(listen, key: "listen")
         configuration.tlsCert = tlsCert
         configuration.tlsKey = tlsKey

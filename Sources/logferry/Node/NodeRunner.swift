@@ -55,7 +55,9 @@ struct NodeRunner {
                     tls: tls,
                     idleTimeout: .seconds(configuration.idleTimeoutSeconds),
                     nodeName: configuration.hostName,
-                    maxSessions: configuration.maxSessions
+                    maxSessions: configuration.maxSessions,
+                    keys: try Self.handshakeKeys(sharedKey: key, keyDirectory: configuration.keyDir),
+                    trustedRelays: Set(configuration.trustedRelays)
                 ),
                 spool: spool,
                 logger: Logger(label: "logferry.listener"),
@@ -149,7 +151,9 @@ struct NodeRunner {
                 spool: spool,
                 host: configuration.hostName,
                 policy: configuration.batch,
-                tailer: FileTailerConfiguration(patterns: configuration.files, maxLineBytes: configuration.maxLineBytes),
+                tailer: FileTailerConfiguration(
+                    patterns: configuration.files, excludes: configuration.excludes, maxLineBytes: configuration.maxLineBytes
+                ),
                 logger: Logger(label: "logferry.files")
             ))
         }
@@ -159,6 +163,10 @@ struct NodeRunner {
                 tcp: try configuration.syslogTCP.map { try SocketAddress.makeAddressResolvingHost($0.host, port: $0.port) },
                 udp: try configuration.syslogUDP.map { try SocketAddress.makeAddressResolvingHost($0.host, port: $0.port) },
                 ingest: ingest,
+                limits: SyslogTCPLimits(
+                    maxConnections: configuration.syslogMaxConnections,
+                    idleTimeout: .seconds(configuration.syslogIdleTimeoutSeconds)
+                ),
                 logger: Logger(label: "logferry.syslog"),
                 onListening: { transport, address in
                     LogFerryRuntime.announce("syslog \(transport) listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
@@ -173,6 +181,25 @@ struct NodeRunner {
     }
 
     /// Reads a shared key file: its bytes, without trailing whitespace.
+    /// The keys a listener checks: per-host keys from `key-dir` (`HOST.key`), else the shared key, else none.
+    static func handshakeKeys(sharedKey: [UInt8]?, keyDirectory: String?) throws -> HandshakeKeys {
+        guard let keyDirectory else { return sharedKey.map { .shared($0) } ?? .none }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: keyDirectory).filter { $0.hasSuffix(".key") }
+        } catch {
+            throw ConfigError.unreadable(path: keyDirectory, reason: "the key directory cannot be listed: \(error)")
+        }
+        var keys: [String: [UInt8]] = [:]
+        for name in names {
+            keys[String(name.dropLast(4))] = try readKey(keyDirectory + "/" + name)
+        }
+        guard !keys.isEmpty else {
+            throw ConfigError.unreadable(path: keyDirectory, reason: "no HOST.key file in the key directory")
+        }
+        return .perHost(keys)
+    }
+
     static func readKey(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError.unreadable(path: path, reason: "the key file does not exist or is not readable")

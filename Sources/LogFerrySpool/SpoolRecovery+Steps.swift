@@ -175,6 +175,17 @@ extension SpoolRecovery {
             } catch {
                 throw SpoolError(.unusableDirectory, "cannot open the newest segment \(path) for writing: \(error)")
             }
+            // The spool starts with every recovered record counted as synced: make it so. A crashed process can
+            // leave records (and the cut of a torn tail) only in the page cache, where a power loss would still
+            // take them after they were shipped and their offsets committed.
+            do {
+                try POSIXFile.dataSync(fd, path: path)
+                try POSIXFile.syncDirectory(layout.segmentsDirectory)
+            } catch {
+                POSIXFile.close(fd)
+                throw SpoolError(.unusableDirectory, "cannot sync the newest segment \(path) after recovery: \(error). "
+                    + "Check the disk, then start again.")
+            }
             segments.tail = TailSegment(fd: fd, first: first, path: path, writeOffset: Int64(validEnd),
                                         recordCount: scan.recordCount)
             segments.tailHeader = header

@@ -17,6 +17,12 @@ struct AgentInputOptions: ParsableArguments {
     @Option(name: .customLong("syslog-udp"), help: "HOST:PORT for a syslog UDP listener.")
     var syslogUDP: String?
 
+    @Option(name: .customLong("syslog-max-connections"), help: "Syslog TCP connections served at once; more are closed at accept (counted, logged).")
+    var syslogMaxConnections: Int = 1024
+
+    @Option(name: .customLong("syslog-idle-timeout"), help: "Seconds a syslog TCP connection may send nothing before it is closed (counted, logged).")
+    var syslogIdleTimeout: Int = 300
+
     @Flag(name: .customLong("exit-when-drained"), help: "When the inputs end, exit 0 once the upstream has acknowledged everything.")
     var exitWhenDrained = false
 
@@ -40,6 +46,14 @@ struct AgentInputOptions: ParsableArguments {
         configuration.stdin = stdin
         configuration.syslogTCP = try syslogTCP.map { try ConfigValue.address($0, key: "syslog-tcp") }
         configuration.syslogUDP = try syslogUDP.map { try ConfigValue.address($0, key: "syslog-udp") }
+        guard syslogMaxConnections >= 1 else {
+            throw ConfigError.badValue(key: "syslog-max-connections", value: "\(syslogMaxConnections)", expected: "at least 1")
+        }
+        guard syslogIdleTimeout >= 1 else {
+            throw ConfigError.badValue(key: "syslog-idle-timeout", value: "\(syslogIdleTimeout)", expected: "at least 1 (seconds)")
+        }
+        configuration.syslogMaxConnections = syslogMaxConnections
+        configuration.syslogIdleTimeoutSeconds = syslogIdleTimeout
         // With no input, `--exit-when-drained` ships the spool's backlog and exits.
         guard !file.isEmpty || stdin || syslogTCP != nil || syslogUDP != nil || exitWhenDrained else {
             throw ConfigError.missing(key: "--file, --stdin, --syslog-tcp or --syslog-udp", role: "an agent")

@@ -101,6 +101,13 @@ public struct FileSource: Service {
         if await !spool.isUnderCapacityPressure {
             try await seal(interruptible: false)
         }
+        // The tailer's checkpoints also cover the open batch's lines: commit them only once that batch is
+        // stored. Otherwise the offsets stay those of the stored records and the lines are read again after
+        // the restart.
+        guard assembler.isEmpty else {
+            logger.notice("spool under capacity pressure at shutdown: \(assembler.events.count) file lines read but not stored are left to be read again after the restart")
+            return
+        }
         let last = await spool.lastSequence
         if last > 0 {
             try? await spool.commit(cursor: Self.offsetsCursor, through: last, state: FileCheckpoint.encode(tailer.checkpoints))

@@ -24,43 +24,60 @@ public struct StdinSource: Service {
         self.logger = logger
     }
 
-    /// Reads to the end of input.
+    /// Reads to the end of input, or until graceful shutdown (what is still in the pipe is left unread); then
+    /// stores every line read, waiting a bounded time for spool space (``SpoolIngest/finish()``).
     public func run() async throws {
         var info = stat()
         let isRegularFile = fstat(STDIN_FILENO, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-        var splitter = LineSplitter(maxLineBytes: maxLineBytes)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await ingest.runLingerTimer() }
-            if isRegularFile {
-                var buffer = [UInt8](repeating: 0, count: 1 << 16)
-                while true {
-                    let n = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-                    if n < 0, errno == EINTR { continue }
-                    guard n > 0 else { break }
-                    try await add(buffer.withUnsafeBytes { lines(in: UnsafeRawBufferPointer(rebasing: $0[0..<n]), splitter: &splitter) })
+        let ingest = self.ingest
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await ingest.runLingerTimer() }
+                do {
+                    try await cancelWhenGracefulShutdown { try await readAll(regularFile: isRegularFile) }
+                } catch is CancellationError {
+                    logger.info("shutting down: standard input is no longer read")
                 }
-            } else {
-                let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .takingOwnershipOfDescriptor(input: dup(STDIN_FILENO)) { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
-                        }
-                    }
-                try await channel.executeThenClose { inbound, _ in
-                    for try await chunk in inbound {
-                        try await add(chunk.withUnsafeReadableBytes { lines(in: $0, splitter: &splitter) })
-                    }
-                }
+                group.cancelAll()
+                try await group.waitForAll()
             }
-            if let (last, cut) = splitter.flush() {
-                if cut { cutLines.increment() }
-                try await ingest.add(event(last))
-            }
-            group.cancelAll()
-            try await group.waitForAll()
+        } catch {
+            await ingest.finish()
+            throw error
         }
-        try await ingest.flush()
+        await ingest.finish()
         logger.info("end of standard input")
+    }
+
+    /// Reads standard input to its end into the ingest.
+    private func readAll(regularFile isRegularFile: Bool) async throws {
+        var splitter = LineSplitter(maxLineBytes: maxLineBytes)
+        if isRegularFile {
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                try Task.checkCancellation()
+                let n = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else { break }
+                try await add(buffer.withUnsafeBytes { lines(in: UnsafeRawBufferPointer(rebasing: $0[0..<n]), splitter: &splitter) })
+            }
+        } else {
+            let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .takingOwnershipOfDescriptor(input: dup(STDIN_FILENO)) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            try await channel.executeThenClose { inbound, _ in
+                for try await chunk in inbound {
+                    try await add(chunk.withUnsafeReadableBytes { lines(in: $0, splitter: &splitter) })
+                }
+            }
+        }
+        if let (last, cut) = splitter.flush() {
+            if cut { cutLines.increment() }
+            try await ingest.add(event(last))
+        }
     }
 
     /// The lines `bytes` complete (see ``LineSplitter`` for over-long lines); each cut is counted.

@@ -17,6 +17,10 @@ struct SyslogMetrics: Sendable {
 
     static let connectionErrors = Counter(label: "logferry_syslog_connection_errors_total")
     static let connections = Meter(label: "logferry_syslog_connections")
+    /// TCP connections closed at accept because `syslog-max-connections` were open.
+    static let connectionsRefused = Counter(label: "logferry_syslog_connections_refused_total")
+    /// TCP connections closed after `syslog-idle-timeout` without a byte.
+    static let idleClosed = Counter(label: "logferry_syslog_connections_idle_closed_total")
 
     /// Counts one received message.
     func record(_ message: SyslogMessage, truncated wasTruncated: Bool) {

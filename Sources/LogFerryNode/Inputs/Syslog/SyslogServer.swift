@@ -1,6 +1,29 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
+
+/// A value behind a lock, shared by the tasks of the listener.
+final class SyslogLocked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout sending Value) -> sending R) -> R { mutex.withLock(body) }
+}
+
+/// Limits on the syslog TCP listener: how many connections at once, and how long one may stay silent.
+public struct SyslogTCPLimits: Sendable, Hashable {
+    /// Connections past this many open ones are closed at once (counted, logged with the peer).
+    public var maxConnections: Int
+    /// A connection that sends nothing for this long is closed (counted, logged with the peer). A connection
+    /// held back because the spool is full is not idle: only time spent waiting for the peer counts.
+    public var idleTimeout: Duration
+
+    /// The defaults: 1024 connections, 300 s.
+    public init(maxConnections: Int = 1024, idleTimeout: Duration = .seconds(300)) {
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+    }
+}
 
 /// The syslog listeners: TCP (RFC 6587 framing, see ``SyslogFrameDecoder``) and UDP (one datagram is one message).
 ///
@@ -20,6 +43,8 @@ struct SyslogServer: Sendable {
     let udpAddress: SocketAddress?
     /// Messages longer than this are cut (and counted in `logferry_syslog_messages_truncated_total`).
     let maxMessageBytes: Int
+    /// The TCP connection cap and idle timeout.
+    let limits: SyslogTCPLimits
 
     private let tcpChannel: NIOAsyncChannel<NIOAsyncChannel<SyslogFrame, Never>, Never>?
     private let udpChannel: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>?
@@ -31,11 +56,13 @@ struct SyslogServer: Sendable {
         tcp: SocketAddress?,
         udp: SocketAddress?,
         maxMessageBytes: Int = 64 * 1024,
+        limits: SyslogTCPLimits = SyslogTCPLimits(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) async throws {
         let maxMessageBytes = max(1, maxMessageBytes)
         self.maxMessageBytes = maxMessageBytes
+        self.limits = limits
         self.logger = logger
         if let tcp {
             let channel = try await ServerBootstrap(group: eventLoopGroup)
@@ -103,9 +130,29 @@ struct SyslogServer: Sendable {
                 group.addTask { try await serveUDP(udpChannel, onMessage: onMessage) }
             }
             if let tcpChannel {
+                let open = SyslogLocked(0)
+                let maxConnections = max(1, limits.maxConnections)
                 try await tcpChannel.executeThenClose { connections in
                     for try await connection in connections {
-                        group.addTask { try await serveTCP(connection, onMessage: onMessage) }
+                        let admitted = open.withLock { count in
+                            guard count < maxConnections else { return false }
+                            count += 1
+                            return true
+                        }
+                        guard admitted else {
+                            SyslogMetrics.connectionsRefused.increment()
+                            let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "unknown peer"
+                            logger.warning(
+                                "syslog connection refused and closed: \(maxConnections) connections are open (syslog-max-connections)",
+                                metadata: ["peer": "\(peer)"]
+                            )
+                            connection.channel.close(promise: nil)
+                            continue
+                        }
+                        group.addTask {
+                            defer { open.withLock { $0 -= 1 } }
+                            try await serveTCP(connection, onMessage: onMessage)
+                        }
                     }
                 }
             }
@@ -127,22 +174,45 @@ struct SyslogServer: Sendable {
         defer { SyslogMetrics.connections.decrement() }
         logger.debug("syslog connection opened", metadata: ["peer": "\(peer)"])
         var reportedTruncation = false
+        // Idle means waiting for the peer: time spent handing a message on (a full spool) does not count.
+        let activity = SyslogLocked((since: ContinuousClock.now, busy: false))
+        let idleTimeout = limits.idleTimeout
+        let channel = connection.channel
         do {
-            try await connection.executeThenClose { frames in
-                for try await frame in frames {
-                    let message = SyslogParser.parse(Array(frame.bytes.readableBytesView))
-                    metrics.record(message, truncated: frame.truncated)
-                    if frame.truncated, !reportedTruncation {
-                        reportedTruncation = true
-                        logger.warning(
-                            "syslog message longer than \(maxMessageBytes) bytes was cut (further cuts on this connection are only counted); raise the maximum message size if such messages are expected",
-                            metadata: ["peer": "\(peer)"]
-                        )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { [logger] in
+                    let check = min(idleTimeout / 4, .seconds(1))
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: check)
+                        if Task.isCancelled { return }
+                        let idle = activity.withLock { !$0.busy && ContinuousClock.now - $0.since >= idleTimeout }
+                        if idle {
+                            SyslogMetrics.idleClosed.increment()
+                            logger.warning("syslog connection closed: nothing received for \(idleTimeout) (syslog-idle-timeout)", metadata: ["peer": "\(peer)"])
+                            channel.close(promise: nil)
+                            return
+                        }
                     }
-                    do {
-                        try await onMessage(message)
-                    } catch {
-                        throw ConsumerError(underlying: error)
+                }
+                defer { group.cancelAll() }
+                try await connection.executeThenClose { frames in
+                    for try await frame in frames {
+                        activity.withLock { $0 = (.now, true) }
+                        let message = SyslogParser.parse(Array(frame.bytes.readableBytesView))
+                        metrics.record(message, truncated: frame.truncated)
+                        if frame.truncated, !reportedTruncation {
+                            reportedTruncation = true
+                            logger.warning(
+                                "syslog message longer than \(maxMessageBytes) bytes was cut (further cuts on this connection are only counted); raise the maximum message size if such messages are expected",
+                                metadata: ["peer": "\(peer)"]
+                            )
+                        }
+                        do {
+                            try await onMessage(message)
+                        } catch {
+                            throw ConsumerError(underlying: error)
+                        }
+                        activity.withLock { $0 = (.now, false) }
                     }
                 }
             }

@@ -13,6 +13,7 @@ public struct SyslogSource: Service {
     let udp: SocketAddress?
     let ingest: SpoolIngest
     let maxMessageBytes: Int
+    let limits: SyslogTCPLimits
     let logger: Logger
     let onListening: @Sendable (_ transport: String, _ address: SocketAddress) -> Void
 
@@ -22,6 +23,7 @@ public struct SyslogSource: Service {
         udp: SocketAddress?,
         ingest: SpoolIngest,
         maxMessageBytes: Int = 64 * 1024,
+        limits: SyslogTCPLimits = SyslogTCPLimits(),
         logger: Logger,
         onListening: @escaping @Sendable (_ transport: String, _ address: SocketAddress) -> Void = { _, _ in }
     ) {
@@ -29,34 +31,43 @@ public struct SyslogSource: Service {
         self.udp = udp
         self.ingest = ingest
         self.maxMessageBytes = maxMessageBytes
+        self.limits = limits
         self.logger = logger
         self.onListening = onListening
     }
 
-    /// Listens until graceful shutdown or cancellation, then seals what is waiting.
+    /// Listens until graceful shutdown or cancellation, then stores every message taken, waiting a bounded
+    /// time for spool space (``SpoolIngest/finish()``).
     public func run() async throws {
-        let server = try await SyslogServer(tcp: tcp, udp: udp, maxMessageBytes: maxMessageBytes, logger: logger)
+        let server = try await SyslogServer(
+            tcp: tcp, udp: udp, maxMessageBytes: maxMessageBytes, limits: limits, logger: logger
+        )
         if let address = server.tcpAddress { onListening("tcp", address) }
         if let address = server.udpAddress { onListening("udp", address) }
         let ingest = self.ingest
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await ingest.runLingerTimer() }
-            do {
-                try await cancelWhenGracefulShutdown {
-                    try await server.run { message in
-                        try await ingest.add(Event(
-                            timestamp: WallClock.nanosecondsSinceEpoch(),
-                            source: "syslog",
-                            line: message.raw,
-                            fields: message.fields
-                        ))
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await ingest.runLingerTimer() }
+                do {
+                    try await cancelWhenGracefulShutdown {
+                        try await server.run { message in
+                            try await ingest.add(Event(
+                                timestamp: WallClock.nanosecondsSinceEpoch(),
+                                source: "syslog",
+                                line: message.raw,
+                                fields: message.fields
+                            ))
+                        }
                     }
+                } catch is CancellationError {
                 }
-            } catch is CancellationError {
+                group.cancelAll()
+                try await group.waitForAll()
             }
-            group.cancelAll()
-            try await group.waitForAll()
+        } catch {
+            await ingest.finish()
+            throw error
         }
-        try await ingest.flush()
+        await ingest.finish()
     }
 }

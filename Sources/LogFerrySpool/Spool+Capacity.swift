@@ -1,12 +1,20 @@
 import Glibc
 
 extension Spool {
-    /// Frees room for a record of `recordBytes` under `maxBytes`; `false` means drop it (`drop-newest`).
-    /// Whether a capped spool is at least half full: callers that pin records with a cursor (snapshots)
-    /// should then move it after every append, or a full spool under `block` waits on them.
+    /// Whether a capped spool is at least half full, or the disk under it is (nearly) full: callers that pin
+    /// records with a cursor (snapshots) should then move it after every append, or a full spool (or disk) waits
+    /// on them. The disk counts as nearly full when less than four segments' worth of space is free, or when the
+    /// last append found no space.
     public var isUnderCapacityPressure: Bool {
-        guard let maxBytes = configuration.maxBytes else { return false }
-        return totalBytes * 2 >= Int64(maxBytes)
+        if let maxBytes = configuration.maxBytes, totalBytes * 2 >= Int64(maxBytes) { return true }
+        return isUnderDiskPressure
+    }
+
+    /// The disk holding the segments is full or nearly so (see ``isUnderCapacityPressure``).
+    var isUnderDiskPressure: Bool {
+        if diskFull { return true }
+        guard let free = freeDiskBytes else { return false }
+        return free < 4 * Int64(configuration.segmentBytes)
     }
 
     /// Whether a capped `block` spool is (nearly) full, so a new writer would only wait: a listener then
@@ -26,16 +34,24 @@ extension Spool {
             if totalBytes + needed <= Int64(maxBytes) { return true }
             // Records kept only for replay go first, whatever the policy: they never block or drop new data.
             if dropRetainedSegment() { continue }
+            // Then what every cursor has passed, the newest segment included, whatever the policy: delivered
+            // records never make a policy block or drop.
+            if try reclaimCommittedTail() { continue }
             switch configuration.capacityPolicy {
             case .dropNewest:
                 return false
             case .dropOldest:
                 if !(try dropOldestSegment()) { return true }
             case .block:
-                if try reclaimCommittedTail() { continue }
                 if cursors.isEmpty && !warnedBlockingWithoutCursor {
                     warnedBlockingWithoutCursor = true
                     logger.warning("spool full and no cursor exists: appends wait until a cursor commits or the spool closes", metadata: ["max_bytes": "\(maxBytes)"])
+                } else if !cursors.isEmpty && !warnedBlocking {
+                    warnedBlocking = true
+                    logger.warning("spool full (policy block): appends wait until the sinks deliver and commit", metadata: [
+                        "max_bytes": "\(maxBytes)", "bytes": "\(totalBytes)",
+                        "behind": "\(cursors.filter { $0.value.committed < lastWritten }.keys.sorted().joined(separator: ","))",
+                    ])
                 }
                 await suspend(.capacity)
                 try Task.checkCancellation()
@@ -58,6 +74,7 @@ extension Spool {
         droppedBytes += bytes
         metrics.droppedBatches.increment(by: records)
         metrics.droppedBytes.increment(by: Int(bytes))
+        updateGauges()
         logger.warning("spool full: dropped the oldest segment", metadata: [
             "segment": "\(SpoolLayout.segmentName(oldest.first))", "batches": "\(records)", "bytes": "\(bytes)",
         ])
@@ -65,16 +82,30 @@ extension Spool {
         return true
     }
 
-    /// `block`: when every cursor has passed the whole tail, seals it so that it can be deleted.
+    /// When every cursor has passed the whole tail, frees it: deleted at once (the next append starts a new
+    /// segment), or with retention sealed so that it is kept as a consumed segment the caller can drop.
     func reclaimCommittedTail() throws -> Bool {
+        if !configuration.retains { return reclaimConsumedTail() }
         guard let minimum = cursors.values.map(\.committed).min(), let tail, tail.recordCount > 0,
               minimum >= lastWritten
         else { return false }
         try roll()
         let before = segments.count
         deleteConsumedSegments()
-        // With retention the sealed tail may be kept; it is now a consumed segment the caller can drop.
         return segments.count < before || configuration.retains
+    }
+
+    /// Deletes the tail when every cursor has passed all of it (not while a sync uses its descriptor, and not
+    /// with retention, which keeps passed segments for replay). No new segment is made: the next append does.
+    func reclaimConsumedTail() -> Bool {
+        guard !configuration.retains, !syncInFlight, let minimum = cursors.values.map(\.committed).min(),
+              let tail, tail.recordCount > 0, minimum >= lastWritten, lastSynced >= lastWritten || configuration.fsync != .always,
+              let segment = segments.last, segment.first == tail.first
+        else { return false }
+        guard deleteSegment(segment) else { return false }
+        updateGauges()
+        waiters.resumeCapacity()
+        return true
     }
 
     /// Deletes, oldest first, the segments every cursor has passed. With no cursor nothing is deleted.

@@ -28,6 +28,11 @@ extension Spool {
         cursors[name] = position
         metrics.backlog(cursor: name).record(backlog(committed: sequence))
         deleteConsumedSegments()
+        // Under pressure (a capped spool half full, a nearly full disk) what every cursor has passed leaves the
+        // disk now, the newest segment too, not when the next line arrives.
+        if isUnderCapacityPressure { _ = reclaimConsumedTail() }
+        // A blocked append re-checks: the tail may now be reclaimable although no segment was deleted.
+        waiters.resumeCapacity()
     }
 
     /// Forgets a cursor; segments it alone held back are deleted.

@@ -56,6 +56,10 @@ public actor Spool {
     var knownGaps: Set<UInt64> = []
     var quarantinedCount: UInt64
     var warnedBlockingWithoutCursor = false
+    /// The current wait of `block` was logged (reset once an append gets room).
+    var warnedBlocking = false
+    /// The last append or state write found the disk full (cleared by a stored append).
+    var diskFull = false
     var flusher: Task<Void, Never>?
 
     /// Opens (creating when needed) the spool in `configuration.directory` and recovers it.
@@ -75,10 +79,47 @@ public actor Spool {
         logger[metadataKey: "spool"] = "\(layout.directory)"
         let recovered = try SpoolRecovery.recover(
             configuration: configuration, layout: layout, logger: logger, metrics: metrics)
+        let configuration = sizeSegments(configuration, layout: layout, logger: logger)
         let spool = Spool(configuration: configuration, layout: layout, logger: logger, metrics: metrics,
                           recovered: recovered)
         await spool.start()
         return spool
+    }
+
+    /// Segments at most 1/8 of the cap (and of the filesystem the spool lives on), so that deleting the oldest
+    /// segment, or every segment the cursors have passed, frees a slice of the room and not all of it: with a
+    /// segment as large as the cap, `drop-oldest` threw the whole backlog away and the only segment, being the
+    /// newest, was never deleted by commits.
+    static func sizeSegments(_ configuration: SpoolConfiguration, layout: SpoolLayout, logger: Logger) -> SpoolConfiguration {
+        var sized = configuration
+        var reasons: [String] = []
+        if let maxBytes = configuration.maxBytes, configuration.segmentBytes > maxBytes / 8 {
+            sized.segmentBytes = min(sized.segmentBytes, maxBytes / 8)
+            reasons.append("1/8 of the spool cap of \(maxBytes) bytes")
+        }
+        if let filesystem = filesystemBytes(layout.segmentsDirectory), configuration.segmentBytes > filesystem / 8 {
+            sized.segmentBytes = min(sized.segmentBytes, Int(filesystem / 8))
+            reasons.append("1/8 of the \(filesystem) bytes of the filesystem holding it")
+        }
+        guard sized.segmentBytes != configuration.segmentBytes else { return configuration }
+        sized.segmentBytes = max(sized.segmentBytes, SegmentHeader.bytes + 1)
+        let reason = reasons.joined(separator: " and ")
+        logger.notice("spool segment size lowered from \(configuration.segmentBytes) to \(sized.segmentBytes) bytes: at most \(reason), so that freeing a segment frees a slice of the room")
+        return sized
+    }
+
+    /// The size of the filesystem holding `path`, or nil when `statvfs` fails.
+    static func filesystemBytes(_ path: String) -> Int64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return Int64(info.f_blocks) * Int64(info.f_frsize)
+    }
+
+    /// Free bytes (for an unprivileged writer) on the filesystem holding the segments, or nil when unknown.
+    var freeDiskBytes: Int64? {
+        var info = statvfs()
+        guard statvfs(layout.segmentsDirectory, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
     init(configuration: SpoolConfiguration, layout: SpoolLayout, logger: Logger, metrics: SpoolMetrics,
@@ -173,11 +214,34 @@ public actor Spool {
                 droppedBytes += UInt64(recordBytes)
                 metrics.droppedBatches.increment()
                 metrics.droppedBytes.increment(by: recordBytes)
+                // `spool inspect` reads the counts from `spool.meta`: keep it as true as the metrics.
+                try? writeMeta(reservedThrough: reservedThrough, durable: false)
                 return .dropped
             }
             try checkWritable()
         }
-        // No suspension from here to the end of the write: the sequence and the offset belong to this append.
+        // A full disk: free what every cursor has passed (the tail too) and try once more before giving up.
+        do {
+            return try writeRecord(payload, metadata: metadata)
+        } catch let error as SpoolError where error.kind == .noSpace {
+            diskFull = true
+            guard freeConsumed() else { throw error }
+            logger.notice("disk full: deleted segments every cursor had passed; retrying the append")
+            return try writeRecord(payload, metadata: metadata)
+        }
+    }
+
+    /// Deletes what every cursor has passed, the tail included (a full disk or a full spool). Whether anything went.
+    @discardableResult
+    func freeConsumed() -> Bool {
+        let before = segments.count
+        deleteConsumedSegments()
+        _ = reclaimConsumedTail()
+        return segments.count < before
+    }
+
+    /// The write itself: no suspension from start to end, so the sequence and the offset belong to this append.
+    private func writeRecord(_ payload: [UInt8], metadata: [UInt8]) throws -> SpoolAppendResult {
         let sequence = nextSequence
         try reserve(through: sequence)
         try prepareTail()
@@ -190,6 +254,8 @@ public actor Spool {
             metrics.appendErrors.increment()
             throw writeFailed(error, tail: tail)
         }
+        diskFull = false
+        warnedBlocking = false
         tail.writeOffset += Int64(recordLength)
         tail.recordCount += 1
         self.tail = tail
@@ -199,9 +265,11 @@ public actor Spool {
         lastWritten = sequence
         metrics.appendedBatches.increment()
         metrics.appendedBytes.increment(by: recordLength)
-        metrics.bytes.record(totalBytes)
         if configuration.fsync != .always {
+            updateGauges()
             waiters.resumeReaders()
+        } else {
+            metrics.bytes.record(totalBytes)
         }
         return .stored(sequence: sequence)
     }
@@ -291,7 +359,8 @@ public actor Spool {
             }
             logger.warning("append refused: disk full", metadata: ["path": "\(tail.path)", "error": "\(error)"])
             return SpoolError(.noSpace, "no space left to append to \(tail.path) (\(error)); nothing was stored "
-                + "and earlier records are intact. Free disk space; appends work again once there is room.")
+                + "and earlier records are intact. Segments the sinks have delivered are deleted as they commit and "
+                + "appends resume by themselves; if no sink is delivering, free disk space.")
         }
         return fail("write to \(tail.path) failed: \(error)")
     }
@@ -345,7 +414,10 @@ public actor Spool {
             for file in unsyncedSealed.prefix(sealedCount) { POSIXFile.close(file.fd) }
             unsyncedSealed.removeFirst(sealedCount)
             lastSynced = max(lastSynced, target)
+            updateGauges()
             resumeSyncWaiters()
+            // A blocked append may have skipped reclaiming the tail while this sync held its descriptor.
+            waiters.resumeCapacity()
             waiters.resumeReaders()
         case .failure(let error):
             if directory != nil { directoryDirty = true }

@@ -2,7 +2,9 @@
 public struct SpoolConfiguration: Sendable {
     /// The spool directory; created when missing.
     public var directory: String
-    /// A segment is sealed and a new one started once it holds at least this many bytes.
+    /// A segment is sealed and a new one started once it holds at least this many bytes. An upper bound: on
+    /// open it is lowered to at most 1/8 of ``maxBytes`` and of the filesystem's size (logged), and
+    /// ``Spool/configuration`` holds the size in use.
     public var segmentBytes: Int
     /// When appended records are forced to stable storage.
     public var fsync: FsyncPolicy

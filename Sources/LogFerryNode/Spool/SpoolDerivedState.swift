@@ -86,7 +86,10 @@ struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
                 guard let record = next else { break }
                 Self.fold(record, into: &state, logger: logger)
                 through = record.sequence
-                if ContinuousClock.now - lastSave >= interval {
+                // Under pressure (a capped spool half full, a nearly full disk) the snapshot follows every
+                // record, so that it never pins what the sinks have delivered.
+                let pressed = await spool.isUnderCapacityPressure
+                if pressed || ContinuousClock.now - lastSave >= interval {
                     try await spool.waitUntilDurable(through: through)
                     try await spool.commit(cursor: cursorName, through: through, state: state.snapshot())
                     saved = through

@@ -33,6 +33,14 @@ public struct FileSource: Service {
         let snapshotter = SpoolSnapshotter<FileOffsets>(spool: spool, cursorName: Self.offsetsCursor, logger: logger)
         let (offsets, through) = try await snapshotter.rebuild()
         logger.info("resuming \(offsets.checkpoints.count) file(s) from the spool's offsets (through sequence \(through))")
+        // The offsets as of the last record are known now: move the snapshot cursor there, so it pins nothing
+        // the sinks have delivered (a full disk frees only what every cursor has passed).
+        var committedThrough = try await spool.cursor(named: Self.offsetsCursor).committed
+        if through > committedThrough {
+            try await spool.commit(cursor: Self.offsetsCursor, through: through, state: offsets.snapshot())
+            committedThrough = through
+        }
+        var storedThrough = through
         let tailer = FileTailer(configuration: self.tailer, checkpoints: Array(offsets.checkpoints.values), logger: logger)
         var assembler = BatchAssembler(policy: policy)
         var encoder = BatchEncoder(level: policy.compressionLevel)
@@ -56,6 +64,7 @@ public struct FileSource: Service {
                 : try await spool.appendWaitingForSpace(payload, metadata: metadata, logger: logger)
             switch result {
             case .stored(let sequence):
+                storedThrough = sequence
                 // Every line handed out is now in a stored batch: the tailer's checkpoints are exactly the
                 // registry as of this record, which makes a compact snapshot (forgotten files drop out).
                 // The snapshot cursor pins the records after it, so when a capped spool fills up it must
@@ -64,6 +73,7 @@ public struct FileSource: Service {
                 let pressed = await spool.isUnderCapacityPressure
                 if pressed || ContinuousClock.now - lastSnapshot >= .seconds(2) {
                     try await spool.commit(cursor: Self.offsetsCursor, through: sequence, state: FileCheckpoint.encode(tailer.checkpoints))
+                    committedThrough = sequence
                     lastSnapshot = .now
                 }
             case .dropped:
@@ -86,6 +96,13 @@ public struct FileSource: Service {
                 if assembler.isFull || assembler.isDue(at: .now) {
                     try await seal(interruptible: true)
                     continue
+                }
+                if lines.isEmpty, assembler.isEmpty, storedThrough > committedThrough {
+                    // Idle with every line read stored: the checkpoints are exactly those of the last record.
+                    // Commit them now, or segments the sinks have delivered stay on disk until the next line.
+                    try await spool.commit(cursor: Self.offsetsCursor, through: storedThrough, state: FileCheckpoint.encode(tailer.checkpoints))
+                    committedThrough = storedThrough
+                    lastSnapshot = .now
                 }
                 if lines.isEmpty {
                     // Wake for new lines, or at the open batch's linger deadline.

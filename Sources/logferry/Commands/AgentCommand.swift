@@ -8,6 +8,9 @@ struct AgentInputOptions: ParsableArguments {
     @Option(name: .long, help: "A file path or glob to tail (repeat for more); files appearing later under a glob are picked up.")
     var file: [String] = []
 
+    @Option(name: .long, help: "A glob of files not to tail although a --file pattern matches them (repeat for more); without a '/' it matches the file name, e.g. '*.gz'.")
+    var exclude: [String] = []
+
     @Flag(name: .long, help: "Read lines from standard input.")
     var stdin = false
 
@@ -43,6 +46,7 @@ struct AgentInputOptions: ParsableArguments {
 
     func apply(to configuration: inout NodeConfiguration) throws {
         configuration.files = file
+        configuration.excludes = exclude
         configuration.stdin = stdin
         configuration.syslogTCP = try syslogTCP.map { try ConfigValue.address($0, key: "syslog-tcp") }
         configuration.syslogUDP = try syslogUDP.map { try ConfigValue.address($0, key: "syslog-udp") }

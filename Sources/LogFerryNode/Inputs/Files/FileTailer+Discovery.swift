@@ -27,14 +27,14 @@ extension FileTailer {
         lastRescan = now
         var seen = Set<FileKey>()
         for pattern in configuration.patterns {
-            for path in FileSystem.glob(pattern) {
+            for path in FileSystem.glob(pattern) where !isExcluded(path) {
                 guard case .success(let status) = FileSystem.status(path: path), status.isRegularFile,
                     seen.insert(status.key).inserted
                 else { continue }
                 if var file = files[status.key] {
                     file.path = path
                     file.matched = true
-                    if file.descriptor == nil, status.size != file.readOffset || file.reportedOpenError != nil {
+                    if file.descriptor == nil, !file.skipped, status.size != file.readOffset || file.reportedOpenError != nil {
                         file.wantsOpen = true
                     }
                     files[status.key] = file
@@ -50,7 +50,7 @@ extension FileTailer {
             file.matched = false
             if file.descriptor == nil {
                 // Closed and no longer under its name: look for it (by inode) in its directory.
-                if let path = FileSystem.findEntry(in: FileSystem.directoryName(file.path), inode: key.inode),
+                if !file.skipped, file.classified, let path = FileSystem.findEntry(in: FileSystem.directoryName(file.path), inode: key.inode),
                     case .success(let status) = FileSystem.status(path: path), status.key == key,
                     status.size != file.readOffset
                 {
@@ -72,7 +72,7 @@ extension FileTailer {
     /// Starts tracking a file found by the scan: at its checkpoint when one matches its device and inode, else at 0
     /// (or at its end under ``FileTailerConfiguration/startAtEnd`` for files present at the first scan).
     func discover(path: String, status: FileSystem.Status, initial: Bool, now: ContinuousClock.Instant) {
-        let file: TailedFile
+        var file: TailedFile
         if let checkpoint = pendingCheckpoints.removeValue(forKey: status.key) {
             file = resumedFile(checkpoint, at: path, matched: true, now: now)
         } else {
@@ -93,6 +93,8 @@ extension FileTailer {
                 matched: true,
                 lastGrowth: now
             )
+            // Read from 0 only once its first bytes show it is neither compressed nor a copy of a file already read.
+            file.classified = start > 0
         }
         statistics.filesDiscovered += 1
         metrics.filesDiscovered.increment()

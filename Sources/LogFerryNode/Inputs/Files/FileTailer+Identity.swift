@@ -67,12 +67,16 @@ extension FileTailer {
                     close(&file)
                     return .forget
                 }
-                logger.info("file has a known inode but new first bytes (inode reused); reading it from the start", metadata: [
+                logger.info("file has a known inode but new first bytes (truncated and rewritten, or inode reused); reading it from the start", metadata: [
                     "path": "\(file.path)"
                 ])
                 restart(&file, descriptor: fd, reason: nil)
             } else if status.size < file.offset {
                 restart(&file, descriptor: fd, reason: "it is shorter than its checkpoint offset")
+            } else if file.head.isEmpty, file.identity.fingerprintLength > 0,
+                case .success(let head) = FileSystem.read(descriptor: fd, count: Int(file.identity.fingerprintLength), at: 0)
+            {
+                file.head = head
             }
         }
         if file.checkPreviousByte {
@@ -103,8 +107,10 @@ extension FileTailer {
         file.checkPreviousByte = true
     }
 
-    /// Starts the file again at 0 with a fresh fingerprint.
+    /// Starts the file again at 0 with a fresh fingerprint; its old identity and offset are remembered for a copy
+    /// that copytruncate may have made of it.
     func restart(_ file: inout TailedFile, descriptor: CInt, reason: String?) {
+        retire(file)
         if let reason {
             logger.info("reading log file again from the start because \(reason)", metadata: [
                 "path": "\(file.path)", "previousOffset": "\(file.offset)",
@@ -119,7 +125,8 @@ extension FileTailer {
         file.atEnd = false
         file.identity.fingerprint = FileFingerprint.offsetBasis
         file.identity.fingerprintLength = 0
-        takeFingerprint(&file.identity, descriptor: descriptor)
+        file.head = []
+        takeFingerprint(&file, descriptor: descriptor)
     }
 
     /// Whether the file's first bytes still hash to the fingerprint in `identity` (true when there is none yet).
@@ -133,10 +140,11 @@ extension FileTailer {
     }
 
     /// Hashes up to ``FileTailerConfiguration/fingerprintBytes`` leading bytes of the file into `identity`.
-    func takeFingerprint(_ identity: inout FileIdentity, descriptor: CInt) {
+    func takeFingerprint(_ file: inout TailedFile, descriptor: CInt) {
         guard case .success(let head) = FileSystem.read(descriptor: descriptor, count: configuration.fingerprintBytes, at: 0)
         else { return }
-        identity.fingerprint = FileFingerprint.hash(head)
-        identity.fingerprintLength = UInt32(head.count)
+        file.identity.fingerprint = FileFingerprint.hash(head)
+        file.identity.fingerprintLength = UInt32(head.count)
+        file.head = head
     }
 }

@@ -14,8 +14,14 @@ import Logging
 ///   two scans is never seen when the pattern matches only the live name: include the rotated names in the pattern
 ///   (`app.log*`) where rotations can come faster than ``FileTailerConfiguration/rescanInterval``.
 /// - **Truncation and copytruncate.** A file shorter than the offset, or whose first bytes changed after it had been
-///   read to its end, is read again from 0. With copytruncate, lines written between the copy and the truncation are
-///   lost; that is inherent to copytruncate (Filebeat and Fluent Bit say the same), prefer rename-and-create.
+///   read to its end, is read again from 0. A new file that starts with the first
+///   ``FileTailerConfiguration/fingerprintBytes`` bytes of a file already read (the copy copytruncate makes, under a
+///   glob like `app.log*`) is that file's continuation: it is read from the offset the original was read to, so
+///   nothing is read twice and the lines written after the last read and before the truncation are read from the
+///   copy (`FileTailer+Copies.swift`). Only lines written between the end of the copy and the truncation, which are
+///   in neither file, are lost; when the copy is not under the patterns, the lines since the last read are too.
+/// - **Compressed files** (gzip, bzip2, xz, zstd, told by their magic bytes) are skipped, counted in
+///   `logferry_file_compressed_skipped_total` and logged once; ``FileTailerConfiguration/excludes`` keeps any file out.
 /// - **Inode reuse.** The fingerprint of the first bytes (``FileIdentity``) must match before a checkpoint or a
 ///   closed file's offset is trusted; otherwise the file is new and is read from 0.
 /// - **Deleted files** keep their descriptor until read to their end, then are closed and forgotten.
@@ -67,6 +73,9 @@ final class FileTailer {
     var checkpointedPaths: Set<String>
     /// When the patterns were last evaluated; nil before the first poll.
     var lastRescan: ContinuousClock.Instant?
+    /// The last identities and offsets of files read again from 0, newest last: a copy of one of them made by
+    /// copytruncate continues at its offset (``classify(_:key:descriptor:size:now:)``).
+    var retired: [RetiredIncarnation] = []
     private var scratch: [UInt8]
 
     /// Running totals, for tests and progress output.
@@ -113,7 +122,8 @@ final class FileTailer {
     /// Every tracked file with the offset just after the last line handed out, sorted by path.
     /// Before the first poll this is the list given to the initialiser.
     var checkpoints: [FileCheckpoint] {
-        var result = files.values.map(\.checkpoint)
+        // A file not looked at yet is found again after a restart and looked at then; a compressed one is skipped.
+        var result = files.values.filter { $0.classified && !$0.skipped }.map(\.checkpoint)
         if lastRescan == nil { result += pendingCheckpoints.values }
         return result.sorted { ($0.path, $0.identity.inode) < ($1.path, $1.identity.inode) }
     }
@@ -233,7 +243,19 @@ final class FileTailer {
             file.lastSize = status.size
             file.lastGrowth = now
         }
-        if status.size < file.readOffset {
+        var holding = false
+        if !file.classified {
+            switch classify(&file, key: key, descriptor: fd, size: status.size, now: now) {
+            case .read: break
+            case .wait: holding = true
+            case .skip:
+                close(&file)
+                return .keep
+            }
+        }
+        if holding {
+            // Not read until its first bytes tell what it is.
+        } else if status.size < file.readOffset {
             restart(&file, descriptor: fd, reason: "it is shorter than the read offset (truncated or copytruncated)")
         } else if status.size > file.readOffset, file.atEnd, !matchesFingerprint(file.identity, descriptor: fd) {
             restart(&file, descriptor: fd, reason: "its first bytes changed (copytruncated and rewritten)")
@@ -241,7 +263,8 @@ final class FileTailer {
         file.atEnd = false
 
         var stoppedByBudget = false
-        while !budget.isExhausted(by: out) {
+        if holding { file.atEnd = true }
+        while !holding, !budget.isExhausted(by: out) {
             if file.readOffset >= status.size {
                 file.atEnd = true
                 break
@@ -282,10 +305,10 @@ final class FileTailer {
             emitPartialLine(&file, budget: &budget, into: &out)
         }
 
-        if Int(file.identity.fingerprintLength) < configuration.fingerprintBytes,
+        if !holding, Int(file.identity.fingerprintLength) < configuration.fingerprintBytes,
             status.size > UInt64(file.identity.fingerprintLength)
         {
-            takeFingerprint(&file.identity, descriptor: fd)
+            takeFingerprint(&file, descriptor: fd)
         }
 
         guard file.atEnd, !file.hasPartialLine else { return .keep }

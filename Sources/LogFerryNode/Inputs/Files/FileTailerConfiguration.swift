@@ -2,6 +2,9 @@
 public struct FileTailerConfiguration: Sendable {
     /// Paths and `glob(3)` patterns (`/var/log/app/*.log`). Re-evaluated every `rescanInterval`.
     public var patterns: [String]
+    /// `fnmatch(3)` patterns of files not to tail although `patterns` match them (`--exclude`). A pattern with a
+    /// `/` is matched against the whole path, one without against the file name (`*.gz`, `app.log.*.bak`).
+    public var excludes: [String]
     /// Longest line handed out, its terminator not counted. A longer line is cut to this length, marked
     /// `TailedLine.truncated` and counted in `logferry_file_lines_truncated_total`; the rest of it up to its
     /// newline is skipped (`LineSplitter`, the same rule as for standard input).
@@ -31,6 +34,7 @@ public struct FileTailerConfiguration: Sendable {
     /// Makes a configuration; every value but the patterns has a default suited to a typical agent.
     public init(
         patterns: [String],
+        excludes: [String] = [],
         maxLineBytes: Int = 1 << 20,
         partialLineTimeout: Duration = .seconds(5),
         rescanInterval: Duration = .seconds(1),
@@ -41,6 +45,7 @@ public struct FileTailerConfiguration: Sendable {
         fingerprintBytes: Int = 1024
     ) {
         self.patterns = patterns
+        self.excludes = excludes
         self.maxLineBytes = max(1, maxLineBytes)
         self.partialLineTimeout = partialLineTimeout
         self.rescanInterval = rescanInterval

@@ -11,6 +11,8 @@ struct FileTailerMetrics {
     let filesForgotten = Counter(label: "logferry_files_forgotten_total")
     let openErrors = Counter(label: "logferry_file_open_errors_total")
     let readErrors = Counter(label: "logferry_file_read_errors_total")
+    let compressedSkipped = Counter(label: "logferry_file_compressed_skipped_total")
+    let copiesContinued = Counter(label: "logferry_file_copies_continued_total")
     let filesOpen = Gauge(label: "logferry_files_open")
     let filesTracked = Gauge(label: "logferry_files_tracked")
 }
@@ -33,6 +35,10 @@ struct FileTailerStatistics: Sendable, Hashable {
     var filesForgotten: UInt64 = 0
     /// Failed `open`s (e.g. permissions), including retries.
     var openErrors: UInt64 = 0
+    /// Compressed files (rotations such as `app.log.1.gz`) skipped, each counted once.
+    var compressedSkipped: UInt64 = 0
+    /// New files recognised as copies of a file already read (copytruncate) and continued from its offset.
+    var copiesContinued: UInt64 = 0
     /// Descriptors held open now.
     var filesOpen: Int = 0
     /// Files tracked now (open or not).

@@ -31,6 +31,14 @@ struct TailedFile {
     var lastGrowth: ContinuousClock.Instant
     /// The open error logged for this file, so that it is logged once, not at every retry.
     var reportedOpenError: POSIXError?
+    /// The bytes the fingerprint covers, when this tailer has read them (empty for a checkpointed file until it is
+    /// verified): a copy in progress is recognised by being a prefix of them.
+    var head: [UInt8] = []
+    /// False for a file found without a checkpoint whose first bytes have not been looked at yet: they decide
+    /// whether it is a copy of a file already read (copytruncate), compressed, or new (``FileTailer`` `classify`).
+    var classified = true
+    /// A compressed file (gzip, bzip2, xz, zstd): tracked so that it is reported once, never read.
+    var skipped = false
 
     var hasPartialLine: Bool { lines.hasUnfinishedLine }
 

@@ -168,13 +168,18 @@ struct SpoolPressureTests {
         let lineCount = 200_000  // ~21 MB of lines, ~11 MB once compressed: more than the disk holds
         try appendToFile(logs + "/app.log", AgentFileTests.numberedLines("full", 0..<lineCount, hex: true))
         let port = try freeTCPPort()
+        let first = try startAgent(
+            ["--file", logs + "/*.log"], spool: spool, port: port, host: "full-host",
+            stderrPath: scene.directory.file("agent-1.stderr"), children: scene.children)
+        // The receiver is away at first, so the disk fills up for sure.
+        let full = await waitUntil(timeout: .seconds(30)) { first.standardError.contains("Waiting for space") }
+        #expect(full, "the disk never filled; agent stderr:\n\(first.standardError.suffix(2000))")
+        // A restart on the full disk must not wedge either (kill -9: nothing is tidied up on the way out).
+        await first.stop()
         let agent = try startAgent(
             ["--file", logs + "/*.log"], spool: spool, port: port, host: "full-host",
             stderrPath: scene.directory.file("agent.stderr"), children: scene.children)
-        // The receiver is away at first, so the disk fills up for sure.
-        let full = await waitUntil(timeout: .seconds(30)) { agent.standardError.contains("Waiting for space") }
-        #expect(full, "the disk never filled; agent stderr:\n\(agent.standardError.suffix(2000))")
-        try await Task.sleep(for: .seconds(1))
+        try await Task.sleep(for: .seconds(2))
         let receiver = try await ReceiverProcess.start(
             spool: scene.directory.file("receiver-spool"), out: out, port: port,
             stderrPath: scene.directory.file("receiver.stderr"), children: scene.children)

@@ -239,6 +239,12 @@ final class FerryServerSession: Sendable {
                     logger.error("\(error)")
                     try await refuse(batch, .retryLater, "the receiver's disk is full; retry later")
                     continue
+                } catch let error as SpoolError {
+                    guard case .recordTooLarge(let bytes, let limit) = error.kind else { throw error }
+                    // Larger than this node's spool can ever hold: the sender cuts it into more parts.
+                    try await refuse(batch, .tooLarge,
+                        "a record of \(bytes) bytes does not fit this node's spool (at most \(limit)); cut it smaller")
+                    continue
                 }
                 tickets.yield(.batch(frame: batch, pending: pending, position: position, receivedAt: now))
             }

@@ -44,7 +44,7 @@ public final class TestOrigin: Sendable {
                 key: key,
                 tls: tls,
                 hostName: host,
-                backoff: Backoff(base: .milliseconds(50), cap: .seconds(1), resetAfter: .seconds(5)),
+                backoff: Backoff(base: .milliseconds(50), cap: .seconds(1)),
                 connectTimeout: .seconds(2)
             ),
             spool: spool,

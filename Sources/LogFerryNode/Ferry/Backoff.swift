@@ -1,21 +1,18 @@
 /// Exponential backoff with full jitter: the n-th retry waits a random time in [0, min(cap, base × 2ⁿ)],
-/// so a crowd of agents that lost the same relay does not come back in lockstep. The count resets once a
-/// connection has stayed healthy for `resetAfter`.
+/// so a crowd of agents that lost the same relay does not come back in lockstep. `UpstreamRotation` resets the
+/// count once a connection has made progress.
 public struct Backoff: Sendable, Hashable {
     /// The first ceiling.
     public var base: Duration
     /// The largest ceiling.
     public var cap: Duration
-    /// How long a connection must stay healthy before the next failure starts again from `base`.
-    public var resetAfter: Duration
     /// Failures since the last reset.
     private(set) var attempt: Int = 0
 
     /// Creates a backoff.
-    public init(base: Duration = .milliseconds(100), cap: Duration = .seconds(30), resetAfter: Duration = .seconds(30)) {
+    public init(base: Duration = .milliseconds(100), cap: Duration = .seconds(30)) {
         self.base = base
         self.cap = cap
-        self.resetAfter = resetAfter
     }
 
     /// The ceiling of the next delay, before jitter.
@@ -39,7 +36,7 @@ public struct Backoff: Sendable, Hashable {
         return next(using: &rng)
     }
 
-    /// Starts again from `base` (after a healthy period).
+    /// Starts again from `base` (after a connection made progress).
     mutating func reset() {
         attempt = 0
     }

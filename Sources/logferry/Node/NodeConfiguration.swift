@@ -31,7 +31,7 @@ struct NodeConfiguration: Sendable {
     var tlsKey: String?
     /// `tls-client-ca`: require client certificates signed by this CA (mutual TLS).
     var tlsClientCA: String?
-    /// `idle-timeout`: seconds without a complete frame before a peer is dropped.
+    /// `idle-timeout`: the liveness timeout, seconds without a byte (or a client hello) before a peer is dropped.
     var idleTimeoutSeconds: Int = 15
     /// `max-sessions`: sessions a listener serves at once.
     var maxSessions: Int = 4096

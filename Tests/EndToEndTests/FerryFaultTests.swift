@@ -136,6 +136,35 @@ struct FerryFaultTests {
         }
     }
 
+    @Test("--max-buffer-bytes 1: batches arrive one at a time, every line exactly once (a lone batch is always taken), the refusals counted")
+    func tinyBufferBudget() async throws {
+        try await FerryScene.run("fault-buffer-budget") { scene in
+            let out = try scene.path("out", create: true)
+            let metricsPort = try freeTCPPort()
+            let receiver = try await scene.node("receiver", [
+                "receive", "--spool", try scene.path("spool-receiver"), "--out", out, "--max-buffer-bytes", "1",
+                "--metrics-listen", "127.0.0.1:\(metricsPort)",
+            ])
+            let files = try (0..<3).map { try scene.path("app-\($0).log") }
+            for (index, file) in files.enumerated() {
+                try Self.write(lines: 0..<3_000, to: file, tag: "agent-\(index)")
+                _ = try startAgent(["--file", file, "--batch-events", "100", "--backoff-base-ms", "10", "--backoff-cap-ms", "200"],
+                                   spool: try scene.path("spool-agent-\(index)"), port: receiver.port, host: "budget-\(index)",
+                                   stderrPath: try scene.path("agent-\(index).log"), children: scene.children)
+            }
+            try await waitUntil("three agents' lines through a one-byte budget", deadline: .seconds(90)) {
+                (0..<3).allSatisfy { Self.counts(in: out, host: "budget-\($0)", tag: "agent-\($0)").count >= 3_000 }
+            }
+            for index in 0..<3 {
+                let counts = Self.counts(in: out, host: "budget-\(index)", tag: "agent-\(index)")
+                #expect(counts.count == 3_000 && counts.values.allSatisfy { $0 == 1 }, "agent \(index): \(counts.count) distinct lines")
+            }
+            let refused = httpGet(port: metricsPort, path: "/metrics").flatMap { metricValue($0, "logferry_ferry_listener_buffer_budget_refusals_total") } ?? 0
+            print("buffer budget: \(Int(refused)) batches refused retry-later while another was held")
+            #expect(await receiver.terminate() == .exited(0))
+        }
+    }
+
     @Test("--max-sessions 3: the fourth session is refused with retry-later at once; the first three are served")
     func sessionCap() async throws {
         try await FerryScene.run("fault-max-sessions") { scene in

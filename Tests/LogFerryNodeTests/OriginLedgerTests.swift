@@ -155,3 +155,22 @@ struct UpstreamRotationTests {
         #expect(rotation.current == (first + 1) % 4)
     }
 }
+
+@Suite("Buffer budget (--max-buffer-bytes)")
+struct BufferBudgetTests {
+    @Test("reservations past the limit are refused while others hold memory; a lone batch always fits")
+    func budget() {
+        let budget = BufferBudget(limit: 100)
+        #expect(budget.reserve(60))
+        #expect(!budget.reserve(50), "60 + 50 passes 100")
+        #expect(budget.current == 60)
+        #expect(budget.reserve(40))
+        budget.release(60)
+        budget.release(40)
+        #expect(budget.current == 0)
+        #expect(budget.reserve(500), "nothing else held: a batch larger than the budget is still taken")
+        #expect(!budget.reserve(1))
+        budget.release(500)
+        #expect(budget.reserve(1))
+    }
+}

@@ -24,6 +24,8 @@ public final class FerryServer: Service, Sendable {
     let metrics: FerryServerMetrics
     /// Sessions being served now (checked against ``FerryServerConfiguration/maxSessions``).
     let openSessions = Atomic<Int>(0)
+    /// What all sessions together may hold of batches not yet stored.
+    let budget: BufferBudget
 
     /// The cursor whose state snapshots the resume points.
     static let marksCursor = "ferry-listener-marks"
@@ -40,6 +42,7 @@ public final class FerryServer: Service, Sendable {
         self.logger = logger
         self.onListening = onListening
         self.metrics = FerryServerMetrics()
+        self.budget = BufferBudget(limit: configuration.maxBufferBytes)
         self.marksSnapshotter = SpoolSnapshotter(spool: spool, cursorName: Self.marksCursor, logger: logger)
         let (state, through) = try await marksSnapshotter.rebuild()
         let owners = Self.decodeOwners(await spool.loadState(Self.ownersState) ?? [])
@@ -232,6 +235,7 @@ struct FerryServerMetrics: Sendable {
     let duplicates = Counter(label: "logferry_ferry_listener_duplicate_batches_total")
     let trimmedBatches = Counter(label: "logferry_ferry_listener_trimmed_batches_total")
     let sessionsRefused = Counter(label: "logferry_ferry_listener_sessions_refused_total")
+    let budgetRefusals = Counter(label: "logferry_ferry_listener_buffer_budget_refusals_total")
     let malformedFrames = Counter(label: "logferry_ferry_listener_malformed_frames_total")
     let ackLatency = Timer(label: "logferry_ferry_listener_ack_latency_seconds")
 

@@ -31,6 +31,9 @@ public struct FerryServerConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(5)
     /// Sessions served at once; past it a new connection is refused with retry-later at once (counted).
     public var maxSessions: Int = 4096
+    /// Bytes of batches taken off the sockets and not yet stored, over all sessions; past it a batch is
+    /// refused with retry-later (counted).
+    public var maxBufferBytes: Int = 256 << 20
 
     /// Creates a configuration.
     public init(
@@ -42,10 +45,12 @@ public struct FerryServerConfiguration: Sendable {
         idleTimeout: Duration = .seconds(15),
         nodeName: String = "logferry",
         maxSessions: Int = 4096,
+        maxBufferBytes: Int = 256 << 20,
         keys: HandshakeKeys? = nil,
         trustedRelays: Set<String> = []
     ) {
         self.maxSessions = maxSessions
+        self.maxBufferBytes = maxBufferBytes
         self.trustedRelays = trustedRelays
         self.host = host
         self.port = port

@@ -212,6 +212,15 @@ final class FerryServerSession: Sendable {
                 server.metrics.duplicates.increment()
                 _ = batch
             case .store(let batch):
+                // Compressed bytes held plus the inflate buffer validation needs.
+                let cost = batch.batch.compressed.count + Int(batch.batch.uncompressedSize)
+                guard server.budget.reserve(cost) else {
+                    server.metrics.budgetRefusals.increment()
+                    try await refuse(batch, .retryLater,
+                        "this receiver holds \(server.budget.current) bytes of batches not yet stored, its --max-buffer-bytes is \(server.budget.limit); retry later")
+                    continue
+                }
+                defer { server.budget.release(cost) }
                 let position = UpstreamPosition(spoolID: spoolID, sequence: batch.sequence, part: batch.part, partCount: batch.partCount)
                 let now = ContinuousClock.now
                 let batchHost: String

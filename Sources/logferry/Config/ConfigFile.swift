@@ -158,6 +158,7 @@ struct ConfigKey: Sendable {
         "tls-client-ca": .string { $0.tlsClientCA = $1 },
         "idle-timeout": .int { $0.idleTimeoutSeconds = $1 },
         "max-sessions": .int { $0.maxSessions = $1 },
+        "max-buffer-bytes": .int { $0.maxBufferBytes = $1 },
         "key-dir": .string { $0.keyDir = $1 },
         "trusted-relays": .strings { $0.trustedRelays = $1 },
         "to": .strings { $0.to = try ConfigValue.upstreams($1.joined(separator: ","), key: "to") },

@@ -35,6 +35,8 @@ struct NodeConfiguration: Sendable {
     var idleTimeoutSeconds: Int = 15
     /// `max-sessions`: sessions a listener serves at once.
     var maxSessions: Int = 4096
+    /// `max-buffer-bytes`: bytes of batches a listener's sessions may hold before they are stored.
+    var maxBufferBytes: Int = 256 << 20
     /// `key-dir`: per-host keys of a listener (`HOST.key`).
     var keyDir: String?
     /// `trusted-relays`: host names allowed to forward other origins' batches.

@@ -57,6 +57,9 @@ struct ListenOptions: ParsableArguments {
     @Option(name: .customLong("max-sessions"), help: "Sessions served at once; more are refused with retry-later.")
     var maxSessions: Int = 4096
 
+    @Option(name: .customLong("max-buffer-bytes"), help: "Bytes of batches all sessions may hold before they are stored; past it batches are refused with retry-later.")
+    var maxBufferBytes: Int = 256 << 20
+
     @Option(name: .customLong("key-dir"), help: "Directory of per-host keys (HOST.key): each client proves its own host name and may send only its own batches.")
     var keyDir: String?
 
@@ -65,6 +68,7 @@ struct ListenOptions: ParsableArguments {
 
     func apply(to configuration: inout NodeConfiguration) throws {
         configuration.maxSessions = maxSessions
+        configuration.maxBufferBytes = maxBufferBytes
         configuration.keyDir = keyDir
         configuration.trustedRelays = trustedRelays.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
         configuration.listen = try ConfigValue.address(listen, key: "listen")

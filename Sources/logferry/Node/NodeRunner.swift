@@ -56,6 +56,7 @@ struct NodeRunner {
                     idleTimeout: .seconds(configuration.idleTimeoutSeconds),
                     nodeName: configuration.hostName,
                     maxSessions: configuration.maxSessions,
+                    maxBufferBytes: configuration.maxBufferBytes,
                     keys: try Self.handshakeKeys(sharedKey: key, keyDirectory: configuration.keyDir),
                     trustedRelays: Set(configuration.trustedRelays)
                 ),

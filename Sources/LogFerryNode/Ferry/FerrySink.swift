@@ -138,7 +138,8 @@ public final class FerrySink: Service, Sendable {
         }
     }
 
-    /// The handshake, bounded by the liveness timeout (a frozen upstream accepts TCP but never says hello).
+    /// The handshake, bounded by the liveness and progress timeouts (a frozen upstream accepts TCP but never
+    /// says hello).
     /// Returns the sequence after which to send.
     private func handshake(
         _ upstream: Upstream, session: FerryClientSession,
@@ -146,7 +147,9 @@ public final class FerrySink: Service, Sendable {
         outbound: NIOAsyncChannelOutboundWriter<Frame>,
         close: @escaping @Sendable () -> Void
     ) async throws -> UInt64 {
-        let deadline = Task { [timeout = configuration.idleTimeout] in
+        // A handshake is a few hundred bytes: a frozen upstream (its kernel still accepts TCP) is left after the
+        // shorter of the liveness and progress timeouts, like one that holds records without acking.
+        let deadline = Task { [timeout = min(configuration.idleTimeout, configuration.progressTimeout)] in
             try await Task.sleep(for: timeout)
             close()
         }

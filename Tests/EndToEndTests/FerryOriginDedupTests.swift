@@ -86,6 +86,16 @@ struct FerryOriginDedupTests {
 
     /// Handshakes as hop `hopID`; fails unless welcomed. Returns the welcome.
     @discardableResult
+    /// A new relay (its own hop spool id) sends `units` of `origin`, 10 events each, as its record 1 and waits for
+    /// the ack.
+    static func viaNewRelay(_ port: Int, _ name: String, origin: [UInt8], units: ClosedRange<UInt64>) async throws {
+        try await RawFerryConnection.with(port: port) { relay in
+            _ = try await welcome(relay, hopID: randomID(), name: name)
+            try await relay.send(wholeUnits(hop: 1, origin: origin, units: units, perUnit: 10))
+            try await acks(relay, through: 1, name)
+        }
+    }
+
     static func welcome(_ connection: RawFerryConnection, hopID: [UInt8], name: String = "relay") async throws -> Welcome {
         let answer = try await connection.handshake(spoolID: hopID, hostName: name, key: nil)
         guard case .welcome(let welcome) = answer else {
@@ -276,16 +286,8 @@ struct FerryOriginDedupTests {
         try await FerryScene.run("ferry-dedup-out-of-order") { scene in
             let receiver = try await Self.receiver(scene)
             let origin = Self.randomID()
-            try await RawFerryConnection.with(port: receiver.port) { x in
-                try await Self.welcome(x, hopID: Self.randomID(), name: "relay-x")
-                try await x.send(Self.wholeUnits(hop: 1, origin: origin, units: 111...120, perUnit: 10))
-                try await Self.acks(x, through: 1, "relay-x")
-            }
-            try await RawFerryConnection.with(port: receiver.port) { y in
-                try await Self.welcome(y, hopID: Self.randomID(), name: "relay-y")
-                try await y.send(Self.wholeUnits(hop: 1, origin: origin, units: 100...110, perUnit: 10))
-                try await Self.acks(y, through: 1, "relay-y")
-            }
+            try await Self.viaNewRelay(receiver.port, "relay-x", origin: origin, units: 111...120)
+            try await Self.viaNewRelay(receiver.port, "relay-y", origin: origin, units: 100...110)
             try await Self.expectExactly(Self.expectedLines(units: 100...120, perUnit: 10),
                                          receiver: receiver, scene: scene, "out-of-order", stored: 210)
         }
@@ -296,16 +298,8 @@ struct FerryOriginDedupTests {
         try await FerryScene.run("ferry-dedup-overlap") { scene in
             let receiver = try await Self.receiver(scene)
             let origin = Self.randomID()
-            try await RawFerryConnection.with(port: receiver.port) { x in
-                try await Self.welcome(x, hopID: Self.randomID(), name: "relay-x")
-                try await x.send(Self.wholeUnits(hop: 1, origin: origin, units: 100...110, perUnit: 10))
-                try await Self.acks(x, through: 1, "relay-x")
-            }
-            try await RawFerryConnection.with(port: receiver.port) { y in
-                try await Self.welcome(y, hopID: Self.randomID(), name: "relay-y")
-                try await y.send(Self.wholeUnits(hop: 1, origin: origin, units: 105...115, perUnit: 10))
-                try await Self.acks(y, through: 1, "relay-y")
-            }
+            try await Self.viaNewRelay(receiver.port, "relay-x", origin: origin, units: 100...110)
+            try await Self.viaNewRelay(receiver.port, "relay-y", origin: origin, units: 105...115)
             try await Self.expectExactly(Self.expectedLines(units: 100...115, perUnit: 10),
                                          receiver: receiver, scene: scene, "overlap", stored: 160)
         }

@@ -207,10 +207,9 @@ final class FerryServerSession: Sendable {
                 return
             case .close:
                 return
-            case .duplicate(let batch):
+            case .duplicate:
                 // Sent twice on this connection: the ack of its sequence, still to come, covers it.
                 server.metrics.duplicates.increment()
-                _ = batch
             case .store(let batch):
                 // Compressed bytes held plus the inflate buffer validation needs.
                 let cost = batch.batch.compressed.count + Int(batch.batch.uncompressedSize)

@@ -268,17 +268,20 @@ struct SourceShutdownTests {
     }
 
     /// Whether the peer closed `fd` (EOF or reset) within `timeout`; false when it is still open then.
-    static func closedByPeer(_ fd: Int32, within timeout: Duration) -> Bool {
+    /// Polls without blocking and sleeps between polls: a blocking poll would hold one of the few
+    /// cooperative threads, starving the test's own talking task on a loaded 2-core machine.
+    static func closedByPeer(_ fd: Int32, within timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        repeat {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let left = deadline - ContinuousClock.now
-            let milliseconds = max(1, Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
-            guard poll(&poller, 1, milliseconds) > 0 else { continue }
-            var byte: UInt8 = 0
-            let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
-            if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return true }
-        }
+            if poll(&poller, 1, 0) > 0 {
+                var byte: UInt8 = 0
+                let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+                if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return true }
+                if n > 0 { continue }
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        } while ContinuousClock.now < deadline
         return false
     }
 
@@ -310,22 +313,24 @@ struct SourceShutdownTests {
             let second = try #require(connectTCP(port: port))
             defer { close(second) }
             #expect(Self.sendLine(second, "<13>1 - peer app - - - second"))
-            let talking = Task.detached {
+            // A thread of its own, not a task: the cooperative pool may be busy with other suites' work.
+            let talking = DispatchGroup()
+            DispatchQueue.global().async(group: talking) {
                 for index in 0..<40 {
                     _ = Self.sendLine(second, "<13>1 - peer app - - - talk \(index)")
-                    try? await Task.sleep(for: .milliseconds(250))
+                    usleep(250_000)
                 }
             }
             #expect(await waitUntil(timeout: .seconds(10)) { (Self.metric(metricsPort, "logferry_source_events_total") ?? 0) >= 2 })
             let extra = try (0..<2).map { _ in try #require(connectTCP(port: port)) }
             defer { extra.forEach { close($0) } }
             for fd in extra {
-                #expect(Self.closedByPeer(fd, within: .seconds(3)), "a connection past the limit was not closed")
+                #expect(await Self.closedByPeer(fd, within: .seconds(3)), "a connection past the limit was not closed")
             }
             #expect(Self.metric(metricsPort, "logferry_syslog_connections_refused_total") == 2)
-            #expect(Self.closedByPeer(first, within: .seconds(8)), "a silent connection was not closed after the idle timeout")
-            #expect(!Self.closedByPeer(second, within: .milliseconds(500)), "a busy connection was closed as idle")
-            await talking.value
+            #expect(await Self.closedByPeer(first, within: .seconds(8)), "a silent connection was not closed after the idle timeout")
+            #expect(await !Self.closedByPeer(second, within: .milliseconds(500)), "a busy connection was closed as idle")
+            await withCheckedContinuation { done in talking.notify(queue: .global()) { done.resume() } }
             #expect(Self.metric(metricsPort, "logferry_syslog_connections_idle_closed_total") == 1)
 
             // A slot freed: a new connection is served.

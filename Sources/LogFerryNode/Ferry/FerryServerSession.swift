@@ -223,8 +223,10 @@ final class FerryServerSession: Sendable {
                 let position = UpstreamPosition(spoolID: spoolID, sequence: batch.sequence, part: batch.part, partCount: batch.partCount)
                 let now = ContinuousClock.now
                 let batchHost: String
+                let inflated: InflatedBatch?
                 do {
-                    batchHost = try decoder.validate(batch.batch)
+                    (batchHost, inflated) = try decoder.validate(
+                        batch.batch, keepingBody: server.configuration.inflatedBatches != nil)
                 } catch {
                     server.metrics.malformedFrames.increment()
                     logger.warning("batch \(batch.sequence) from \(host) is malformed: \(error)")
@@ -241,7 +243,7 @@ final class FerryServerSession: Sendable {
                 guard let coverage = OriginCoverage(batch.origin, eventCount: batch.batch.eventCount) else { continue }
                 let pending: SpoolPendingAppend?
                 do {
-                    pending = try await admit(batch, coverage: coverage, position: position, decoder: &decoder)
+                    pending = try await admit(batch, coverage: coverage, position: position, inflated: inflated, decoder: &decoder)
                 } catch let error as SpoolError where error.kind == .noSpace {
                     // Our disk is full: the sender keeps the batch and retries later; other sessions go on.
                     logger.error("\(error)")
@@ -263,7 +265,8 @@ final class FerryServerSession: Sendable {
     /// Returns the write to wait for before acknowledging (a copy of something still being written waits
     /// for that write), or nil when everything it covers is already durable.
     private func admit(
-        _ batch: BatchFrame, coverage: OriginCoverage, position: UpstreamPosition, decoder: inout BatchDecoder
+        _ batch: BatchFrame, coverage: OriginCoverage, position: UpstreamPosition, inflated: InflatedBatch?,
+        decoder: inout BatchDecoder
     ) async throws -> SpoolPendingAppend? {
         let registry = server.registry
         let spool = server.spool
@@ -279,6 +282,9 @@ final class FerryServerSession: Sendable {
                 let metadata = RecordMetadata(upstream: position, origin: coverage).encoded()
                 let written = try await spool.enqueue(batch.batch.serialized(), metadata: metadata)
                 await registry.held([coverage], pending: written)
+                if let inflated, case .stored(let sequence) = written.result {
+                    server.configuration.inflatedBatches?.put(inflated, sequence: sequence)
+                }
                 metrics.batchesIn.increment()
                 metrics.eventsIn.increment(by: Int64(batch.batch.eventCount))
                 metrics.bytesIn.increment(by: Int64(batch.batch.compressed.count))

@@ -294,9 +294,9 @@ struct FileSinkWriter {
         return name
     }
 
-    /// The output file name for a source: its path-safe name with `.log` (not doubled).
+    /// The output file name for a source: its path-safe name, nothing added, so distinct sources never
+    /// share a file (`stdin` is `stdin`, `/var/log/app.log` is `_var_log_app.log`).
     static func outputName(_ source: String) -> String {
-        let safe = OutputName.source(source)
-        return safe.hasSuffix(".log") ? safe : safe + ".log"
+        OutputName.source(source)
     }
 }

@@ -82,7 +82,7 @@ struct AgentSyslogTests {
             try await Task.sleep(for: .milliseconds(500))
 
             let events = ReceivedOutput.jsonEvents(in: out)
-            #expect(Array(events.keys) == ["syslog-agent/syslog"])
+            #expect(Array(events.keys) == ["syslog-agent/syslog.log"])
             let all = events.values.flatMap { $0 }
             #expect(all.count == expected)
             let host = systemHostName()

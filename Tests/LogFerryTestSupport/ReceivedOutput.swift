@@ -109,8 +109,9 @@ public enum ReceivedOutput {
 }
 
 /// The lines of the output file for the tailed file named `name` (the file sink names outputs after the
-/// file-safe source path, so it ends with `_<name>`; a source that is not a path, such as `stdin`, is the whole name).
+/// file-safe source path, so it ends with `_<name>`, plus `.log` when the name lacks it; a source that is not a
+/// path, such as `stdin`, is the whole name).
 public func outputLines(_ outputs: [String: [[UInt8]]], host: String, file name: String) -> [[UInt8]]? {
-    let wanted = name
+    let wanted = name.hasSuffix(".log") ? name : name + ".log"
     return outputs.first { $0.key == host + "/" + wanted || ($0.key.hasPrefix(host + "/") && $0.key.hasSuffix("_" + wanted)) }?.value
 }

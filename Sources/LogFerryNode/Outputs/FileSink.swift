@@ -7,7 +7,7 @@ import Metrics
 
 /// How a file sink writes.
 public struct FileSinkConfiguration: Sendable {
-    /// The output root: events go to `ROOT/<origin host>/<source, made file-safe>`.
+    /// The output root: events go to `ROOT/<origin host>/<source, made file-safe>.log`.
     public var directory: String
     /// Raw lines or JSON lines.
     public var format: EventFormat

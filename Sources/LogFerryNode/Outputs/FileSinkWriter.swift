@@ -294,9 +294,9 @@ struct FileSinkWriter {
         return name
     }
 
-    /// The output file name for a source: its path-safe name, nothing added, so distinct sources never
-    /// share a file (`stdin` is `stdin`, `/var/log/app.log` is `_var_log_app.log`).
+    /// The output file name for a source: its path-safe name with `.log` (not doubled).
     static func outputName(_ source: String) -> String {
-        OutputName.source(source)
+        let safe = OutputName.source(source)
+        return safe.hasSuffix(".log") ? safe : safe + ".log"
     }
 }

@@ -8,8 +8,9 @@
 /// name, so they stay distinct too (to the strength of the hash).
 ///
 /// Source names are mostly file paths, so ``source(_:)`` writes `/` as `_` (and a literal `_` as `%5F`):
-/// `/var/log/nginx/access.log` becomes `_var_log_nginx_access.log`. The file sink adds nothing to the name (no
-/// `.log`): adding a suffix only where it is missing would make a source `X` and a source `X.log` share a file.
+/// `/var/log/nginx/access.log` becomes `_var_log_nginx_access.log`. The file sink adds `.log` to a name that
+/// lacks it, so a source `X` and a source `X.log` of the same host share a file: the one exception, kept so
+/// that `stdin` is `stdin.log` and `access.log` is not `access.log.log`.
 enum OutputName {
     /// The longest path component written.
     static let maxBytes = 200

@@ -5,7 +5,7 @@ struct ReceiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "receive",
         abstract: "Take batches from agents or relays and write their events to files, exactly once.",
-        discussion: "Events go to OUT/<origin host>/<source> (file-safe: /var/log/app.log is _var_log_app.log, stdin is stdin). Prints 'listening on HOST:PORT' once ready."
+        discussion: "Events go to OUT/<origin host>/<source>.log. Prints 'listening on HOST:PORT' once ready."
     )
 
     @OptionGroup var listen: ListenOptions

@@ -2,6 +2,7 @@ import LogFerrySpool
 import LogFerryWire
 import Logging
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// One accepted ferry connection, from the server hello to bye: the I/O around ``ServerProtocolState``.
@@ -20,6 +21,8 @@ final class FerryServerSession: Sendable {
     let protocolState: Mutex<ServerProtocolState>
     /// The connection's frame size limit (small until the client has authenticated).
     let frameLimit: FrameSizeLimit?
+    /// With mutual TLS, the certificate the client presented; nil without.
+    let clientCertificate: (@Sendable () async -> NIOSSLCertificate?)?
 
     /// What the acker does, in arrival order: wait for a batch to be durable and ack it, or say bye.
     enum Ticket: Sendable {
@@ -35,9 +38,11 @@ final class FerryServerSession: Sendable {
         peer: String,
         closeChannel: @escaping @Sendable () -> Void,
         frameLimit: FrameSizeLimit? = nil,
+        clientCertificate: (@Sendable () async -> NIOSSLCertificate?)? = nil,
         logger: Logger
     ) {
         self.frameLimit = frameLimit
+        self.clientCertificate = clientCertificate
         self.server = server
         self.inbound = inbound
         self.outbound = outbound
@@ -119,7 +124,19 @@ final class FerryServerSession: Sendable {
         }
         let registry = server.registry
         // With per-host keys the proof names the host: the spool id stays bound to the host that first used it.
-        let identity = server.configuration.keys.provesHostName ? client.hostName : nil
+        var identity = server.configuration.keys.provesHostName ? client.hostName : nil
+        if let clientCertificate {
+            // With mutual TLS the certificate names the host: the hello must claim one of its names.
+            let vouched = await clientCertificate().flatMap(CertificateIdentity.init)
+            guard let vouched, vouched.vouches(for: client.hostName) else {
+                let names = vouched.map { $0.names.map { "'\($0)'" }.joined(separator: ", ") } ?? "nothing readable"
+                try await refuseAndClose(protocolState.withLock {
+                    $0.refuseSession(.unauthorized, reason: "the client certificate names \(names), not host '\(client.hostName)'; give this node a certificate whose CN or a DNS SAN is its --host-name")
+                })
+                return
+            }
+            identity = client.hostName
+        }
         if let identity, let owner = await registry.bind(spoolID, to: identity), owner != identity {
             server.metrics.refusals(.unauthorized).increment()
             try await refuseAndClose(protocolState.withLock {

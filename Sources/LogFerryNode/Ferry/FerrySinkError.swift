@@ -45,7 +45,7 @@ enum FerrySinkError: Error, CustomStringConvertible {
         case .refused(let upstream, let code, let reason):
             switch code {
             case .unauthorized:
-                return "upstream \(upstream) refused us as unauthorized: \(reason). Check that --key-file holds the same key on both ends; retrying slowly."
+                return "upstream \(upstream) refused us as unauthorized: \(reason). Check the key (--key-file or --key-dir on both ends) or, with mutual TLS, the client certificate's names; retrying slowly."
             case .unsupportedVersion:
                 return "upstream \(upstream) does not speak our protocol version: \(reason). Upgrade one side; retrying slowly."
             default:

@@ -83,7 +83,7 @@ struct MultilineFilterTests {
             // The raw format escapes the newlines inside an event: one output line per event.
             let raw = ReceivedOutput.files(in: out).first { $0.key.hasSuffix("app.log") }?.value ?? []
             #expect(raw.count { $0 == 0x0A } == expected.count)
-            #expect(String(decoding: raw, as: UTF8.self).contains(#"\n\tat com.example.service.Handler1.step0"#))
+            #expect(String(decoding: raw, as: UTF8.self).contains("\\n\tat com.example.service.Handler1.step0"))
             #expect(await agent.terminate() == .exited(0))
             #expect(await stopGracefully(receiver.process) == .exited(0))
         }

@@ -129,6 +129,7 @@ struct FileTailerMultilineTests {
                 quiet = 0
             }
         }
-        #expect(committed == expected, "seed \(seed): \(committed.count) events of \(expected.count); first difference at \(String(describing: zip(committed, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset))")
+        let same = committed == expected
+        #expect(same, "seed \(seed): \(committed.count) events of \(expected.count); first difference at \(String(describing: zip(committed, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset))")
     }
 }

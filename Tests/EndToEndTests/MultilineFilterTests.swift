@@ -200,6 +200,56 @@ struct MultilineFilterTests {
         }
     }
 
+    @Test("syslog filters: excluded messages are counted, the others arrive")
+    func syslogFilters() async throws {
+        try await FerryScene.run("syslog-filters") { scene in
+            let (directory, children) = (scene.directory, scene.children)
+            let out = directory.file("out")
+            let metricsPort = try freeTCPPort()
+            let receiver = try await ReceiverProcess.start(
+                spool: directory.file("receiver-spool"), out: out, stderrPath: directory.file("receiver.stderr"), children: children
+            )
+            let agent = try startAgent(
+                ["--syslog-tcp", "127.0.0.1:0", "--syslog-exclude", "app=debug", "--linger-ms", "50",
+                 "--metrics-listen", "127.0.0.1:\(metricsPort)"],
+                spool: directory.file("agent-spool"), port: receiver.port, host: "syslog-host",
+                stderrPath: directory.file("agent.stderr"), children: children
+            )
+            let announced = try await awaitAnnouncements(agent, prefixes: ["syslog tcp listening on "], timeout: .seconds(60))
+            let port = try #require(announced["syslog tcp listening on "].flatMap(portOf))
+            var expected: [String] = []
+            var text = ""
+            for n in 0..<300 {
+                let message = "<14>1 2026-11-30T12:00:00Z web \(n % 3 == 0 ? "app=debug" : "app=web") - - - message \(n)"
+                text += message + "\n"
+                if n % 3 != 0 { expected.append(message) }
+            }
+            // Connect and write from a dispatch thread: blocking calls stay off the cooperative pool.
+            let bytes = Array(text.utf8)
+            let sent = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                DispatchQueue.global().async {
+                    guard let fd = connectTCP(port: port) else { return continuation.resume(returning: false) }
+                    defer { close(fd) }
+                    continuation.resume(returning: (try? writeAll(fd, bytes[...], path: "syslog connection")) != nil)
+                }
+            }
+            #expect(sent, "could not send to the syslog listener on port \(port)")
+            let arrived = await waitUntil(timeout: .seconds(60)) {
+                Self.text(outputLines(ReceivedOutput.rawLines(in: out), host: "syslog-host", file: "syslog")).count >= expected.count
+            }
+            #expect(arrived, "stderr:\n\(agent.standardError.suffix(2000))")
+            let counted = await waitUntil(timeout: .seconds(30)) {
+                Self.metric(metricsPort, "logferry_source_lines_filtered_total") == 100
+            }
+            #expect(counted, "filtered: \(String(describing: Self.metric(metricsPort, "logferry_source_lines_filtered_total")))")
+            try await Task.sleep(for: .milliseconds(500))
+            let lines = Self.text(outputLines(ReceivedOutput.rawLines(in: out), host: "syslog-host", file: "syslog"))
+            #expect(lines == expected, "received \(lines.count) of \(expected.count)")
+            #expect(await stopGracefully(agent) == .exited(0))
+            #expect(await stopGracefully(receiver.process) == .exited(0))
+        }
+    }
+
     @Test("a bad pattern is refused at start: the flag or the config file's line and key are named, exit is nonzero")
     func badPatterns() async throws {
         let directory = try TemporaryDirectory("bad-regex")

@@ -27,7 +27,6 @@ struct MultilineAssembler {
     let configuration: MultilineConfiguration
 
     private var pending: [UInt8] = []
-    private var pendingLines = 0
     private var pendingEnd: UInt64 = 0
     private var pendingTruncated = false
     private var pendingCut = false
@@ -77,7 +76,6 @@ struct MultilineAssembler {
             append([UInt8(ascii: "\n")])
         }
         if !pendingCut { append(line) }
-        pendingLines += 1
         pendingEnd = end
         pendingTruncated = pendingTruncated || truncated
         lastLineAt = now
@@ -93,7 +91,6 @@ struct MultilineAssembler {
     /// reopened, or read again from 0).
     mutating func discard() {
         pending = []
-        pendingLines = 0
         pendingStart = nil
         pendingTruncated = false
         pendingCut = false

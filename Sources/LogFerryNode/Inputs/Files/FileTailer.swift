@@ -397,6 +397,10 @@ final class FileTailer {
         if event.cutAtMaxBytes {
             statistics.multilineCut += 1
             metrics.multilineCut.increment()
+            logger.warning(
+                "multi-line event cut at --multiline-max-bytes; the rest of its lines were read and dropped. If this repeats, check that --multiline-start / --multiline-continue fit this file's format",
+                metadata: ["path": "\(path)", "endOffset": "\(event.endOffset)"]
+            )
         }
         budget.bytes += event.bytes.count
         out.append(TailedLine(path: path, line: event.bytes, identity: identity, endOffset: event.endOffset, truncated: event.truncated))

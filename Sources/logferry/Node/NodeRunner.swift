@@ -159,7 +159,8 @@ struct NodeRunner {
                 policy: configuration.batch,
                 tailer: FileTailerConfiguration(
                     patterns: configuration.files, excludes: configuration.excludes, maxLineBytes: configuration.maxLineBytes
-                ),
+                ).multiline(configuration.multiline),
+                filter: configuration.fileFilter,
                 logger: Logger(label: "logferry.files")
             ))
         }
@@ -174,6 +175,7 @@ struct NodeRunner {
                     idleTimeout: .seconds(configuration.syslogIdleTimeoutSeconds)
                 ),
                 logger: Logger(label: "logferry.syslog"),
+                filter: configuration.syslogFilter,
                 onListening: { transport, address in
                     LogFerryRuntime.announce("syslog \(transport) listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
                 }
@@ -181,7 +183,7 @@ struct NodeRunner {
         }
         if configuration.stdin {
             let ingest = SpoolIngest(spool: spool, host: configuration.hostName, policy: configuration.batch, kind: "stdin", logger: Logger(label: "logferry.stdin"))
-            sources.append(StdinSource(ingest: ingest, maxLineBytes: configuration.maxLineBytes, logger: Logger(label: "logferry.stdin")))
+            sources.append(StdinSource(ingest: ingest, maxLineBytes: configuration.maxLineBytes, filter: configuration.stdinFilter, logger: Logger(label: "logferry.stdin")))
         }
         return sources
     }

@@ -31,8 +31,10 @@ struct FerrySlowLinkTests {
             try Data(text.utf8).write(to: URL(fileURLWithPath: input))
             let children = scene.children
             let agentLog = try scene.path("agent.stderr.log")
+            let metricsPort = try freeTCPPort()
             let agent = try startAgent(
-                ["--file", input], spool: try scene.path("spool-agent"), port: link.port, host: "satellite",
+                ["--file", input, "--metrics-listen", "127.0.0.1:\(metricsPort)"],
+                spool: try scene.path("spool-agent"), port: link.port, host: "satellite",
                 stderrPath: agentLog, children: children)
 
             let started = ContinuousClock.now
@@ -46,6 +48,12 @@ struct FerrySlowLinkTests {
                 throw error
             }
             print("slow link: \(lines) lines (\(text.utf8.count) bytes) in \(ContinuousClock.now - started)")
+            // The sender measured the link and cut its frames to it (the first batch went whole, unmeasured).
+            let measured = scrapeMetric(port: metricsPort, "logferry_ferry_sink_link_bytes_per_second") ?? 0
+            let cut = scrapeMetric(port: metricsPort, "logferry_ferry_sink_cut_for_link_total") ?? 0
+            print("slow link: measured \(Int(measured)) B/s, \(Int(cut)) batches cut for the link")
+            #expect(measured > 5_000 && measured < 100_000, "the 20 KB/s link was measured at \(measured) B/s")
+            #expect(cut > 0, "no batch was cut to the slow link's rate")
             _ = await stopGracefully(agent)
             #expect(await receiver.terminate() == .exited(0))
 

@@ -22,7 +22,7 @@ struct MultilineFilterTests {
     }
 
     static func metric(_ port: Int, _ name: String) -> Double? {
-        httpGet(port: port, path: "/metrics").flatMap { metricValue($0, name) }
+        scrapeMetric(port: port, name)
     }
 
     static func text(_ lines: [[UInt8]]?) -> [String] {

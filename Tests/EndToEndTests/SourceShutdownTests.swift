@@ -62,7 +62,7 @@ struct SourceShutdownTests {
     }
 
     static func metric(_ port: Int, _ name: String) -> Double? {
-        httpGet(port: port, path: "/metrics").flatMap { metricValue($0, name) }
+        scrapeMetric(port: port, name)
     }
 
     /// Waits until the metric `name` is positive and has not changed for `quiet` (the source is held back).

@@ -48,3 +48,9 @@ public func metricValue(_ exposition: String, _ name: String) -> Double? {
     }
     return total
 }
+
+/// The metric `name` (summed over its label sets) from the `/metrics` endpoint on 127.0.0.1:`port`; nil when
+/// the endpoint does not answer or has no such metric.
+public func scrapeMetric(port: Int, _ name: String) -> Double? {
+    httpGet(port: port, path: "/metrics").flatMap { metricValue($0, name) }
+}

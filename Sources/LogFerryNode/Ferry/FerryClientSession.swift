@@ -11,19 +11,30 @@ actor FerryClientSession {
     private var lastProgress: ContinuousClock.Instant = .now
     /// Whether any record was acknowledged on this connection.
     private(set) var madeProgress = false
+    /// What the link moves, from this connection's acks (seeded from the previous connection's).
+    private(set) var link: LinkRateEstimator
 
-    init(state: ClientProtocolState) {
+    /// How long what is in flight may take to cross the link (``LinkRateEstimator/allowsAnotherRecord(within:)``);
+    /// nil sends as the window allows.
+    private let inFlightTarget: Duration?
+
+    init(state: ClientProtocolState, link: LinkRateEstimator = LinkRateEstimator(), inFlightTarget: Duration? = nil) {
         self.state = state
+        self.inFlightTarget = inFlightTarget
+        self.link = link
+        self.link.connectionEnded()
     }
 
     /// Feeds a frame from the server to the state machine.
     func receive(_ frame: Frame) throws(WireError) -> ClientProtocolState.Action {
         let action = try state.receive(frame)
         switch action {
-        case .committed:
+        case .committed(let point):
             madeProgress = true
+            link.acknowledged(through: point, at: .now)
             progressed()
         case .refused:
+            if state.inFlight.isEmpty { link.forgetInFlight() }
             progressed()
         default:
             break
@@ -33,7 +44,7 @@ actor FerryClientSession {
 
     /// Waits until another record may be sent; honours cancellation.
     func waitForSpace() async throws {
-        while !state.canSend {
+        while !canSend {
             try Task.checkCancellation()
             guard state.phase == .established else { throw CancellationError() }
             nextWaiterID += 1
@@ -54,24 +65,31 @@ actor FerryClientSession {
         }
     }
 
-    /// Notes record `sequence` as sent.
-    func send(_ sequence: UInt64) throws(WireError) {
+    /// Notes record `sequence`, `bytes` on the wire, as sent.
+    func send(_ sequence: UInt64, bytes: Int = 0) throws(WireError) {
         if state.inFlight.isEmpty { lastProgress = .now }
         try state.send(sequence)
+        link.sent(sequence, bytes: bytes, at: .now)
     }
 
     /// Notes record `sequence` as quarantined; returns the new commit point when it moved.
     func resolved(_ sequence: UInt64) -> UInt64? {
         let moved = state.resolved(sequence)
+        link.forget(through: sequence)
         progressed()
         return moved
     }
 
     private func progressed() {
         lastProgress = .now
-        while state.canSend, !spaceWaiters.isEmpty {
+        while canSend, !spaceWaiters.isEmpty {
             spaceWaiters.removeFirst().continuation.resume()
         }
+    }
+
+    /// Whether the window and the link both have room for another record.
+    private var canSend: Bool {
+        state.canSend && (inFlightTarget.map { link.allowsAnotherRecord(within: $0) } ?? true)
     }
 
     /// Notes that the peer's TCP took more of our bytes (a big frame moving over a slow link).

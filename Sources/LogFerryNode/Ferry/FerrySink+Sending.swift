@@ -44,15 +44,19 @@ extension FerrySink {
             }
             let frames: [BatchFrame]
             do {
-                let minimumParts = await progress.minimumParts(for: sequence)
+                // Cut to what the link moves in a quarter of the progress timeout, and as a refusal asked.
+                let forLink = await session.link.parts(for: sealed.compressed.count, within: configuration.progressTimeout / 4)
+                let minimumParts = max(await progress.minimumParts(for: sequence), forLink)
                 frames = try splitter.frames(for: sealed, coverage: coverage, sequence: sequence, minimumParts: minimumParts)
+                if forLink > 1, frames.count > 1 { metrics.framesCutForLink.increment() }
             } catch {
                 quarantine(SpoolRecord(sequence: sequence, metadata: [], payload: sealed.serialized()),
                            reason: "cannot be split to the upstream's limits: \(error)")
                 try await skip(sequence, session: session)
                 continue
             }
-            try await session.send(sequence)
+            try await session.send(sequence, bytes: frames.reduce(0) { $0 + $1.batch.compressed.count })
+            if let rate = await session.link.bytesPerSecond { metrics.linkRate.record(rate) }
             if let replay { await replay.sent(sequence) }
             for frame in frames {
                 try await outbound.write(.batch(frame))

@@ -44,6 +44,8 @@ public final class FerrySink: Service, Sendable {
         await progress.advance(to: start.committed)
         let replay = try await planReplay(cursor: start.committed)
         var rng = SystemRandomNumberGenerator()
+        // What each upstream's link moved on its last connection, to cut frames from the first batch on.
+        var links: [Int: LinkRateEstimator] = [:]
         var rotation = UpstreamRotation(
             count: configuration.upstreams.count, selection: configuration.selection, backoff: configuration.backoff, using: &rng)
         while !Task.isCancelled {
@@ -52,7 +54,7 @@ public final class FerrySink: Service, Sendable {
             var refused = false
             let session = Mutable<FerryClientSession?>(nil)
             do {
-                try await ship(to: upstream, session: session, replay: replay)
+                try await ship(to: upstream, session: session, link: links[rotation.current], replay: replay)
                 logger.info("upstream \(upstream) closed the connection")
             } catch is CancellationError {
                 break
@@ -67,6 +69,7 @@ public final class FerrySink: Service, Sendable {
             if Task.isCancelled { break }
             metrics.reconnects.increment()
             let progressed = await session.value?.madeProgress ?? false
+            if let link = await session.value?.link { links[rotation.current] = link }
             var delay = rotation.connectionEnded(madeProgress: progressed, refused: refused, using: &rng)
             if slow { delay = max(delay, rotation.cap) }
             logger.debug("next upstream \(configuration.upstreams[rotation.current]) in \(delay)")
@@ -84,7 +87,9 @@ public final class FerrySink: Service, Sendable {
     }
 
     /// One connection: handshake, then send from the resume point while reading acks, until it fails.
-    func ship(to upstream: Upstream, session holder: Mutable<FerryClientSession?>, replay: FerryReplayProgress?) async throws {
+    func ship(
+        to upstream: Upstream, session holder: Mutable<FerryClientSession?>, link: LinkRateEstimator?, replay: FerryReplayProgress?
+    ) async throws {
         let channel = try await connect(to: upstream)
         try await channel.executeThenClose { inbound, outbound in
             var frames = inbound.makeAsyncIterator()
@@ -98,7 +103,8 @@ public final class FerrySink: Service, Sendable {
             let session = FerryClientSession(state: ClientProtocolState(
                 spoolID: spool.id.bytes, hostName: configuration.hostName, key: configuration.key,
                 acknowledged: floor, highestSealed: await spool.lastSequence,
-                window: configuration.window, usesResumePoint: !replaying))
+                window: configuration.window, usesResumePoint: !replaying),
+                link: link ?? LinkRateEstimator(), inFlightTarget: configuration.progressTimeout / 2)
             holder.value = session
             let resumeAfter = try await handshake(
                 upstream, session: session, frames: &frames, outbound: outbound,

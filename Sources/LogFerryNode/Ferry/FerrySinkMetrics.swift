@@ -7,6 +7,10 @@ struct FerrySinkMetrics: Sendable {
     let bytesOut = Counter(label: "logferry_ferry_sink_bytes_total")
     let eventsOut = Counter(label: "logferry_ferry_sink_events_total")
     let reconnects = Counter(label: "logferry_ferry_sink_reconnects_total")
+    /// Records cut into more frames because the link is slow (``LinkRateEstimator``).
+    let framesCutForLink = Counter(label: "logferry_ferry_sink_cut_for_link_total")
+    /// The upstream link's measured delivery rate, bytes per second.
+    let linkRate = Gauge(label: "logferry_ferry_sink_link_bytes_per_second")
     let connected = Counter(label: "logferry_ferry_sink_connections_total")
     let stalls = Counter(label: "logferry_ferry_sink_stalled_peers_total")
     let quarantined = Counter(label: "logferry_ferry_sink_quarantined_batches_total")

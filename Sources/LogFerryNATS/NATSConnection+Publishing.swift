@@ -34,7 +34,7 @@ extension NATSConnection {
                 guard status == NATS_OK else {
                     let error = NATSError.from(status: status, operation: "publish to \(message.subject)")
                     Self.abandonPending(jetStream)
-                    throw error
+                    throw Self.publishing(error)
                 }
             }
             let status = js_PublishAsyncComplete(jetStream, &options)
@@ -46,9 +46,20 @@ extension NATSConnection {
                     detail: "not every message was acknowledged within \(timeout): \(error.detail)")
             }
             let outcome = callbacks.endPublish()
-            if let failure = outcome.failure { throw failure }
+            if let failure = outcome.failure { throw Self.publishing(failure) }
             return NATSPublishResult(stored: outcome.stored, duplicates: outcome.duplicates, lastSequence: outcome.lastSequence)
         }
+    }
+
+    /// A publish answered "no responders" reached JetStream before (the stream was checked), so no server takes
+    /// the subject right now: the stream has no leader (a server was lost and a leader is being elected, or the
+    /// cluster lost quorum), or the stream does not take this subject. Transient in the first case.
+    static func publishing(_ error: NATSError) -> NATSError {
+        guard error.kind == .noJetStream else { return error }
+        var mapped = error
+        mapped.kind = .clusterUnavailable
+        mapped.detail = "no responder for the subject: the stream has no leader right now (a server was lost and a leader is being elected, or quorum is lost), or the stream does not take this subject; \(error.detail)"
+        return mapped
     }
 
     /// Drops the messages still waiting for an ack: their late acks are ignored, and the caller resends them.

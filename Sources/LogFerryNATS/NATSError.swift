@@ -133,7 +133,9 @@ public struct NATSError: Error, CustomStringConvertible, Sendable, Equatable {
             return .disconnected
         default:
             if lower.contains("jetstream not enabled") { return .noJetStream }
-            if lower.contains("no suitable peers") || lower.contains("not leader") || lower.contains("temporarily unavailable") {
+            if lower.contains("no suitable peers") || lower.contains("not leader") || lower.contains("temporarily unavailable")
+                || lower.contains("leadership change")
+            {
                 return .clusterUnavailable
             }
             return .other

@@ -46,7 +46,7 @@ enum ConfigFile {
         guard seen.contains("spool") else {
             throw ConfigFileError(path: path, line: nil, key: "spool", problem: "missing: every node needs a spool directory")
         }
-        let hasSource = seen.contains("listen") || configuration.stdin || !configuration.files.isEmpty
+        let hasSource = seen.contains("listen") || !configuration.natsIn.isEmpty || configuration.stdin || !configuration.files.isEmpty
             || configuration.syslogTCP != nil || configuration.syslogUDP != nil
         guard hasSource else {
             throw ConfigFileError(path: path, line: nil, key: "listen", problem: "missing: a node needs a source (listen, file, stdin, syslog-tcp or syslog-udp)")
@@ -201,5 +201,13 @@ struct ConfigKey: Sendable {
             guard $1 >= 1 else { throw ConfigError.badValue(key: "syslog-idle-timeout", value: "\($1)", expected: "at least 1 (seconds)") }
             $0.syslogIdleTimeoutSeconds = $1
         },
+        "nats-out": .strings { $0.natsOut = try ConfigValue.natsServers($1.joined(separator: ","), key: "nats-out") },
+        "nats-in": .strings { $0.natsIn = try ConfigValue.natsServers($1.joined(separator: ","), key: "nats-in") },
+        "nats-stream": .string { $0.natsStream = try ConfigValue.natsName($1, key: "nats-stream") },
+        "nats-subject": .string { $0.natsSubject = try ConfigValue.natsSubject($1, key: "nats-subject") },
+        "nats-replicas": .int { $0.natsReplicas = try ConfigValue.natsReplicas($1, key: "nats-replicas") },
+        "nats-max-bytes": .int { $0.natsMaxBytes = $1 },
+        "nats-format": .string { $0.natsFormat = try ConfigValue.natsFormat($1, key: "nats-format") },
+        "nats-consumer": .string { $0.natsConsumer = try ConfigValue.natsName($1, key: "nats-consumer") },
     ]
 }

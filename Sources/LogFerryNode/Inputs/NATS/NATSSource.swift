@@ -22,6 +22,9 @@ public final class NATSSource: Service, Sendable {
     let rebuiltThrough: UInt64
     let metrics = NATSSourceMetrics()
     let stopping = Atomic<Bool>(false)
+    /// Messages acknowledged and messages terminated since start (for progress checks).
+    let acknowledgedMessages = Atomic<Int>(0)
+    let rejectedMessages = Atomic<Int>(0)
 
     /// The cursor whose state snapshots what the source holds per origin.
     static let ledgerCursor = "nats-source-ledger"
@@ -136,6 +139,7 @@ public final class NATSSource: Service, Sendable {
             for message in accepted {
                 try await consumer.ack(message)
                 metrics.acked.increment()
+                acknowledgedMessages.add(1, ordering: .relaxed)
             }
             metrics.lag.record(Int64(clamping: last.pending))
         }
@@ -162,6 +166,7 @@ public final class NATSSource: Service, Sendable {
 
     private func reject(_ message: NATSInboundMessage, consumer: NATSPullConsumer, reason: String) async throws {
         metrics.rejected.increment()
+        rejectedMessages.add(1, ordering: .relaxed)
         logger.error("JetStream message \(message.streamSequence) on \(message.subject) is \(reason); terminating it (never delivered again)")
         try await consumer.terminate(message)
     }

@@ -133,6 +133,7 @@ public struct NATSError: Error, CustomStringConvertible, Sendable, Equatable {
             return .disconnected
         default:
             if lower.contains("jetstream not enabled") { return .noJetStream }
+            if lower.contains("server shutdown") { return .disconnected }
             if lower.contains("no suitable peers") || lower.contains("not leader") || lower.contains("temporarily unavailable")
                 || lower.contains("leadership change")
             {

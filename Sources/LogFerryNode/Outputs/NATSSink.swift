@@ -42,14 +42,18 @@ public final class NATSSink: Service, Sendable {
         await progress.advance(to: start.committed)
         var backoff = configuration.backoff
         var connection: NATSConnection?
+        var streamReady = false
         attempts: while !Task.isCancelled {
             do {
                 if connection == nil {
-                    let made = try await NATSConnection.connect(configuration.connection, logger: logger)
-                    connection = made
-                    try await prepareStream(made)
+                    connection = try await NATSConnection.connect(configuration.connection, logger: logger)
                 }
                 guard let connection else { continue }
+                if !streamReady {
+                    // Once connected, the client reconnects on its own: only the stream check is repeated.
+                    try await prepareStream(connection)
+                    streamReady = true
+                }
                 try await publish(over: connection, backoff: &backoff)
                 break attempts
             } catch is CancellationError {
@@ -60,13 +64,6 @@ public final class NATSSink: Service, Sendable {
                     logger.error("\(error); retrying, batches wait in the spool meanwhile")
                 } else {
                     logger.warning("\(error); retrying, batches wait in the spool meanwhile")
-                }
-                if error.operation.hasPrefix("ensure stream") || error.operation.hasPrefix("create stream")
-                    || error.operation.hasPrefix("read stream")
-                {
-                    // The stream is checked again before publishing.
-                    await connection?.close()
-                    connection = nil
                 }
             }
             do {

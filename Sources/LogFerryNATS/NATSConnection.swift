@@ -143,6 +143,22 @@ public final class NATSConnection: Sendable {
         return Handles(connection: connection, jetStream: jetStream)
     }
 
+    /// A connection dropped without ``close()`` is closed on its queue, so the C client's threads and sockets
+    /// do not outlive it.
+    deinit {
+        let handles = self.handles
+        callbacks.closing.store(true, ordering: .relaxed)
+        queue.async {
+            if let jetStream = handles.jetStream { jsCtx_Destroy(jetStream) }
+            if let connection = handles.connection {
+                natsConnection_Close(connection)
+                natsConnection_Destroy(connection)
+            }
+            handles.jetStream = nil
+            handles.connection = nil
+        }
+    }
+
     /// Whether the client is connected now (false while it reconnects).
     public var isConnected: Bool {
         get async {

@@ -42,6 +42,15 @@ public final class NATSPullConsumer: Sendable {
         self.configuration = configuration
     }
 
+    /// A consumer dropped without ``close()`` ends its subscription on the connection's queue.
+    deinit {
+        let subscription = self.subscription
+        connection.queue.async {
+            if let pointer = subscription.pointer { natsSubscription_Destroy(pointer) }
+            subscription.pointer = nil
+        }
+    }
+
     /// Up to `max` messages, waiting up to `timeout` for the first; an empty array when none came.
     public func fetch(max: Int, timeout: Duration) async throws -> [NATSInboundMessage] {
         let operation = "fetch from consumer \(configuration.durable) of stream \(configuration.stream)"

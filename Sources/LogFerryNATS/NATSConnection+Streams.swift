@@ -58,6 +58,7 @@ extension NATSConnection {
         }
         return NATSStreamConfiguration(
             name: name, subjects: subjects, replicas: Int(config.pointee.Replicas), maxBytes: config.pointee.MaxBytes,
+            maxAge: config.pointee.MaxAge > 0 ? .nanoseconds(config.pointee.MaxAge) : nil,
             duplicateWindow: .nanoseconds(config.pointee.Duplicates))
     }
 
@@ -79,6 +80,7 @@ extension NATSConnection {
                     config.Discard = js_DiscardNew
                     config.Storage = js_FileStorage
                     config.Duplicates = configuration.duplicateWindow.natsNanoseconds
+                    config.MaxAge = configuration.maxAge?.natsNanoseconds ?? 0
                     return js_AddStream(&info, jetStream, &config, nil, &code)
                 }
                 if let info { jsStreamInfo_Destroy(info) }
@@ -99,6 +101,9 @@ extension NATSConnection {
         }
         if existing.maxBytes != wanted.maxBytes {
             differences.append("max bytes is \(existing.maxBytes), not \(wanted.maxBytes)")
+        }
+        if existing.maxAge != wanted.maxAge {
+            differences.append("max age is \(existing.maxAge.map { "\($0)" } ?? "unlimited"), not \(wanted.maxAge.map { "\($0)" } ?? "unlimited")")
         }
         return differences.isEmpty ? .matches : .differs(differences)
     }

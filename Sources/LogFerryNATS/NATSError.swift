@@ -61,7 +61,7 @@ public struct NATSError: Error, CustomStringConvertible, Sendable, Equatable {
         case .permissionDenied:
             advice = "permission denied; grant this user publish/subscribe on the subject and on $JS.API.>"
         case .streamFull:
-            advice = "the stream is full (its max-bytes or max-msgs is reached); raise the limit or let consumers catch up; batches wait in the local spool meanwhile"
+            advice = "the stream is full (its max bytes or messages, or the server's JetStream storage, is reached); raise the limit, or let its max age expire old messages (reading them does not free room); batches wait in the local spool meanwhile"
         case .timeout:
             advice = "no answer in time; the JetStream cluster may have lost quorum (fewer than a majority of replicas up) or is overloaded"
         case .clusterUnavailable:

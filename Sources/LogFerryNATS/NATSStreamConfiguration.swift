@@ -9,15 +9,22 @@ public struct NATSStreamConfiguration: Sendable, Equatable {
     /// The size limit in bytes (-1: none). When reached, publishes are refused ("stream full") rather than old
     /// messages dropped, so nothing leaves the pipeline unread: the batches wait in the publisher's spool.
     public var maxBytes: Int64
+    /// How long a message is kept (nil: until the size limit). Reading a message does not remove it from a stream
+    /// with limits retention: with ``maxBytes`` set, this is what frees room again after the stream filled.
+    public var maxAge: Duration?
     /// How long the stream remembers message ids to drop resends (`Nats-Msg-Id`).
     public var duplicateWindow: Duration
 
     /// Creates a configuration.
-    public init(name: String, subjects: [String], replicas: Int = 1, maxBytes: Int64 = -1, duplicateWindow: Duration = .seconds(120)) {
+    public init(
+        name: String, subjects: [String], replicas: Int = 1, maxBytes: Int64 = -1, maxAge: Duration? = nil,
+        duplicateWindow: Duration = .seconds(120)
+    ) {
         self.name = name
         self.subjects = subjects
         self.replicas = replicas
         self.maxBytes = maxBytes
+        self.maxAge = maxAge
         self.duplicateWindow = duplicateWindow
     }
 }

@@ -8,17 +8,19 @@ struct NATSConnectionTests {
     @Test func streamIsCreatedWhenMissingAndAnExistingOneIsReportedWithItsDifferences() async throws {
         try await withNATSServer { cluster in
             let connection = try await connect(cluster)
-            let wanted = NATSStreamConfiguration(name: "LOGS", subjects: ["logs.*"], replicas: 1, maxBytes: 1 << 20)
+            let wanted = NATSStreamConfiguration(name: "LOGS", subjects: ["logs.*"], replicas: 1, maxBytes: 1 << 20, maxAge: .seconds(3600))
             #expect(try await connection.ensureStream(wanted) == .created)
             #expect(try await connection.ensureStream(wanted) == .matches)
             var other = wanted
             other.maxBytes = 2 << 20
             other.subjects = ["other.*"]
+            other.maxAge = nil
             guard case .differs(let differences) = try await connection.ensureStream(other) else {
                 Issue.record("an existing stream with other settings was not reported")
                 return
             }
-            #expect(differences.count == 2)
+            #expect(differences.count == 3)
+            #expect(differences.contains { $0.contains("max age is 3600.0 seconds, not unlimited") })
             #expect(differences.contains { $0.contains("max bytes is 1048576, not 2097152") })
             #expect(differences.contains { $0.contains("subjects") && $0.contains("other.*") })
             // Used as it is: still the first settings.

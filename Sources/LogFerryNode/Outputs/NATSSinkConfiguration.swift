@@ -12,6 +12,8 @@ public struct NATSSinkConfiguration: Sendable {
     public var replicas: Int
     /// Size limit of a stream this sink creates, in bytes (-1: none); a full stream refuses publishes.
     public var maxBytes: Int64
+    /// How long a stream this sink creates keeps a message (nil: until the size limit).
+    public var maxAge: Duration?
     /// `batch` or `events` (`--nats-format`).
     public var format: NATSPayloadFormat
     /// How long a publish may wait for JetStream's acks before it is retried.
@@ -30,6 +32,7 @@ public struct NATSSinkConfiguration: Sendable {
         subject: NATSSubjectTemplate = NATSSubjectTemplate("logs.{host}")!,
         replicas: Int = 1,
         maxBytes: Int64 = -1,
+        maxAge: Duration? = nil,
         format: NATSPayloadFormat = .batch,
         publishTimeout: Duration = .seconds(10),
         recordsPerPublish: Int = 32,
@@ -41,6 +44,7 @@ public struct NATSSinkConfiguration: Sendable {
         self.subject = subject
         self.replicas = replicas
         self.maxBytes = maxBytes
+        self.maxAge = maxAge
         self.format = format
         self.publishTimeout = publishTimeout
         self.recordsPerPublish = recordsPerPublish
@@ -50,6 +54,7 @@ public struct NATSSinkConfiguration: Sendable {
 
     /// The stream this sink expects.
     var streamConfiguration: NATSStreamConfiguration {
-        NATSStreamConfiguration(name: stream, subjects: [subject.streamSubject], replicas: replicas, maxBytes: maxBytes)
+        NATSStreamConfiguration(
+            name: stream, subjects: [subject.streamSubject], replicas: replicas, maxBytes: maxBytes, maxAge: maxAge)
     }
 }

@@ -207,6 +207,7 @@ struct ConfigKey: Sendable {
         "nats-subject": .string { $0.natsSubject = try ConfigValue.natsSubject($1, key: "nats-subject") },
         "nats-replicas": .int { $0.natsReplicas = try ConfigValue.natsReplicas($1, key: "nats-replicas") },
         "nats-max-bytes": .int { $0.natsMaxBytes = $1 },
+        "nats-max-age": .string { $0.natsMaxAge = try ConfigValue.duration($1, key: "nats-max-age") },
         "nats-format": .string { $0.natsFormat = try ConfigValue.natsFormat($1, key: "nats-format") },
         "nats-consumer": .string { $0.natsConsumer = try ConfigValue.natsName($1, key: "nats-consumer") },
     ]

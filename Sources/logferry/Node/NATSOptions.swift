@@ -22,6 +22,9 @@ struct NATSOptions: ParsableArguments {
     @Option(name: .customLong("nats-max-bytes"), help: "Size limit of a stream this node creates (-1: none); a full stream refuses publishes.")
     var natsMaxBytes: Int = -1
 
+    @Option(name: .customLong("nats-max-age"), help: "How long a stream this node creates keeps a message (e.g. 7d); reading does not free room, aging does.")
+    var natsMaxAge: String?
+
     @Option(name: .customLong("nats-format"), help: "What --nats-out publishes: batch (compressed batches, for --nats-in) or events (one JSON message per event).")
     var natsFormat: String = "batch"
 
@@ -35,6 +38,7 @@ struct NATSOptions: ParsableArguments {
         configuration.natsSubject = try ConfigValue.natsSubject(natsSubject, key: "nats-subject")
         configuration.natsReplicas = try ConfigValue.natsReplicas(natsReplicas, key: "nats-replicas")
         configuration.natsMaxBytes = natsMaxBytes
+        configuration.natsMaxAge = try natsMaxAge.map { try ConfigValue.duration($0, key: "nats-max-age") }
         configuration.natsFormat = try ConfigValue.natsFormat(natsFormat, key: "nats-format")
         configuration.natsConsumer = try ConfigValue.natsName(natsConsumer, key: "nats-consumer")
     }

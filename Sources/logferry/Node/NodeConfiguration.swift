@@ -122,6 +122,8 @@ struct NodeConfiguration: Sendable {
     var natsReplicas: Int = 1
     /// `nats-max-bytes`: size limit of a stream this node creates (-1: none).
     var natsMaxBytes: Int = -1
+    /// `nats-max-age`: how long a stream this node creates keeps a message.
+    var natsMaxAge: Duration?
     /// `nats-format`: batch | events (what the sink publishes).
     var natsFormat: NATSPayloadFormat = .batch
     /// `nats-consumer`: the durable consumer name of the source.

@@ -132,6 +132,7 @@ struct NodeRunner {
                     subject: configuration.natsSubjectTemplate,
                     replicas: configuration.natsReplicas,
                     maxBytes: Int64(configuration.natsMaxBytes),
+                    maxAge: configuration.natsMaxAge,
                     format: configuration.natsFormat
                 ),
                 spool: spool,

@@ -159,6 +159,13 @@ public final class NATSConnection: Sendable {
         }
     }
 
+    /// The largest message body the server takes (its `max_payload`, 1 MiB by default).
+    public var maxPayload: Int {
+        get async throws {
+            try await perform("read the server's max payload") { connection, _ in Int(natsConnection_GetMaxPayload(connection)) }
+        }
+    }
+
     /// Whether the client is connected now (false while it reconnects).
     public var isConnected: Bool {
         get async {

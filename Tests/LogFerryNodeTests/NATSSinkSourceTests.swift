@@ -139,6 +139,70 @@ struct NATSSinkSourceTests {
         }
     }
 
+    @Test("a batch larger than the server's max_payload is cut into parts that name their events; the source stores every event once")
+    func oversizedBatchesAreCut() async throws {
+        let directory = try TemporaryDirectory("nats-payload")
+        let children = ChildProcesses()
+        defer {
+            children.killAll()
+            directory.remove()
+        }
+        let config = directory.file("small-payload.conf")
+        try "max_payload: 65536\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let cluster = try NATSCluster(size: 1, directory: directory.path, children: children, extraArguments: ["--config", config])
+        try await cluster.start()
+        let logger = Logger(label: "test.nats-payload")
+        let origin = try await Spool.open(SpoolConfiguration(directory: directory.file("origin"), fsync: .never), logger: logger)
+        // Three batches of 2,000 lines of random hex: about 130 KB compressed each, twice the server's limit.
+        var generator = SeededGenerator(seed: 11)
+        var encoder = BatchEncoder()
+        var expected: [[UInt8]] = []
+        for _ in 0..<3 {
+            let events = (0..<2000).map { index -> Event in
+                let line = Array((0..<64).map { _ in "0123456789abcdef".randomElement(using: &generator)! }.map { $0.asciiValue! })
+                expected.append(line)
+                return Event(timestamp: UInt64(index), source: "hex", line: line)
+            }
+            let sealed = try encoder.encode(Batch(host: Self.host, events: events))
+            #expect(sealed.compressed.count > 65536)
+            _ = try await origin.append(sealed.serialized())
+        }
+        let last = await origin.lastSequence
+        let configuration = Self.sinkConfiguration(cluster, stream: "P", subject: "logs.{host}", format: .batch, cursor: "nats")
+        try await Self.publish(NATSSink(configuration: configuration, spool: origin, logger: logger), through: last)
+        // Published again from scratch (a crash before the commit): the same cut, the same ids, nothing new stored.
+        var replay = configuration
+        replay.cursorName = "replay"
+        try await Self.publish(NATSSink(configuration: replay, spool: origin, logger: logger), through: last)
+        let client = try await NATSConnection.connect(NATSConnectionOptions(servers: [cluster.servers[0].url]), logger: logger)
+        let messages = try await client.streamState("P").messages
+        #expect(messages >= 6)
+        await client.close()
+
+        let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("receiver"), fsync: .never), logger: logger)
+        let source = try await NATSSource(
+            configuration: NATSSourceConfiguration(
+                connection: NATSConnectionOptions(servers: [cluster.servers[0].url]), stream: "P",
+                subject: NATSSubjectTemplate("logs.{host}")!),
+            spool: spool, logger: logger)
+        let task = Task { try await source.run() }
+        try await waitUntil("the source to acknowledge every part", deadline: .seconds(60)) {
+            source.acknowledgedMessages.load(ordering: .relaxed) >= Int(messages)
+        }
+        task.cancel()
+        _ = await task.result
+        var decoder = BatchDecoder()
+        var lines: [[UInt8]] = []
+        for record in try await Self.records(spool) {
+            lines += try decoder.decode(try SealedBatch(serialized: record.payload)).events.map(\.line)
+        }
+        #expect(lines.count == expected.count)
+        #expect(lines == expected)
+        await spool.close()
+        await origin.close()
+        await cluster.stopAll()
+    }
+
     @Test("subject templates: the host becomes one token; the stream takes the wildcard")
     func subjectTemplate() throws {
         let template = try #require(NATSSubjectTemplate("logs.{host}"))

@@ -89,6 +89,8 @@ public final class NATSSink: Service, Sendable {
     /// Publishes from the committed cursor on, a group of records at a time, until cancelled or a failure.
     private func publish(over connection: NATSConnection, backoff: inout Backoff) async throws {
         var committed = await progress.acknowledged
+        // Headers (origin, sizes, host) take a few hundred bytes; keep well clear of the limit.
+        let payloadLimit = max(4096, try await connection.maxPayload - 4096)
         let reader = spool.makeReader(from: committed + 1)
         var decoder = BatchDecoder(limits: BatchSplitter.localLimits)
         while true {
@@ -101,7 +103,7 @@ public final class NATSSink: Service, Sendable {
             var events = 0
             for record in records {
                 do {
-                    let made = try self.messages(for: record, decoder: &decoder)
+                    let made = try self.messages(for: record, payloadLimit: payloadLimit, decoder: &decoder)
                     messages += made.messages
                     events += made.events
                 } catch {
@@ -127,8 +129,13 @@ public final class NATSSink: Service, Sendable {
         }
     }
 
-    /// The messages of one spool record, in the configured format, and its event count.
-    func messages(for record: SpoolRecord, decoder: inout BatchDecoder) throws -> (messages: [NATSOutboundMessage], events: Int) {
+    /// The messages of one spool record, in the configured format, and its event count. A batch larger than
+    /// `payloadLimit` (the server's `max_payload` less room for headers) is cut the way a ferry hop cuts one
+    /// (``BatchSplitter``): each part names the origin events it carries, and the cut depends only on the record,
+    /// so a resend has the same parts and the same ids.
+    func messages(
+        for record: SpoolRecord, payloadLimit: Int = .max, decoder: inout BatchDecoder
+    ) throws -> (messages: [NATSOutboundMessage], events: Int) {
         let sealed = try SealedBatch(serialized: record.payload)
         let metadata = try RecordMetadata(decoding: record.metadata)
         let coverage = OriginCoverage.of(
@@ -136,9 +143,19 @@ public final class NATSSink: Service, Sendable {
         switch configuration.format {
         case .batch:
             let host = try decoder.validate(sealed)
-            let message = NATSBatchMessage.make(
-                sealed, coverage: coverage, host: host, subject: configuration.subject.subject(host: host))
-            return ([message], Int(sealed.eventCount))
+            let subject = configuration.subject.subject(host: host)
+            guard sealed.compressed.count > payloadLimit else {
+                return ([NATSBatchMessage.make(sealed, coverage: coverage, host: host, subject: subject)], Int(sealed.eventCount))
+            }
+            let frameLimit = UInt32(clamping: payloadLimit)
+            var splitter = BatchSplitter(limits: WireLimits(
+                maxFrameBytes: frameLimit, maxUncompressedBytes: .max, maxEventsPerBatch: .max, maxWindow: .max))
+            var messages: [NATSOutboundMessage] = []
+            for frame in try splitter.frames(for: sealed, coverage: coverage, sequence: record.sequence) {
+                guard let part = OriginCoverage(frame.origin, eventCount: frame.batch.eventCount) else { continue }
+                messages.append(NATSBatchMessage.make(frame.batch, coverage: part, host: host, subject: subject))
+            }
+            return (messages, Int(sealed.eventCount))
         case .events:
             let batch = try decoder.decode(sealed)
             let subject = configuration.subject.subject(host: batch.host)
@@ -148,6 +165,12 @@ public final class NATSSink: Service, Sendable {
                 var json: [UInt8] = []
                 EventFormat.json.append(event, host: batch.host, to: &json)
                 if json.last == UInt8(ascii: "\n") { json.removeLast() }
+                guard json.count <= payloadLimit else {
+                    // One event over the server's max_payload can never be published; waiting would stop the sink.
+                    metrics.oversizedEvents.increment()
+                    logger.error("JetStream sink: event \(position.index) of batch \(position.unit) of \(coverage.origin) is \(json.count) bytes as JSON, over the server's max_payload; it is not published (raise max_payload, or lower --max-line-bytes)")
+                    continue
+                }
                 messages.append(NATSOutboundMessage(
                     subject: subject,
                     id: "\(coverage.origin):\(position.unit):\(position.index)",

@@ -16,6 +16,8 @@ struct NATSSinkMetrics: Sendable {
     let failures = Counter(label: "logferry_nats_sink_failures_total")
     /// Spool records that do not decode, skipped.
     let skipped = Counter(label: "logferry_nats_sink_skipped_records_total")
+    /// Events (`events` format) larger than the server's max payload as JSON, not published.
+    let oversizedEvents = Counter(label: "logferry_nats_sink_oversized_events_total")
     /// Spool records not yet acknowledged by JetStream.
     let lag = Gauge(label: "logferry_nats_sink_lag_records")
 }

@@ -203,6 +203,39 @@ struct NATSSinkSourceTests {
         await cluster.stopAll()
     }
 
+    @Test("a full stream: the sink keeps its cursor, says so and retries; once the stream is gone it is made again and the rest is published")
+    func fullStreamHoldsTheCursor() async throws {
+        try await Self.withOrigin(lines: 1000) { cluster, origin, _ in
+            let last = await origin.spool.lastSequence
+            let client = try await NATSConnection.connect(NATSConnectionOptions(servers: [cluster.servers[0].url]), logger: Logger(label: "test"))
+            // An operator's small stream: a few of the ten batches fit.
+            _ = try await client.ensureStream(NATSStreamConfiguration(name: "F", subjects: ["logs.*"], maxBytes: 4096))
+            let logs = LogCapture()
+            let sink = NATSSink(
+                configuration: Self.sinkConfiguration(cluster, stream: "F", subject: "logs.{host}", format: .batch, cursor: "nats"),
+                spool: origin.spool, logger: logs.logger(label: "test.nats-sink"))
+            let task = Task { try await sink.run() }
+            let full = try await logs.waitFor(1, atLeast: .warning, deadline: .seconds(60)).joined(separator: "\n")
+            try await waitUntil("a 'stream is full' warning", deadline: .seconds(60)) {
+                logs.messages(atLeast: .warning).contains { $0.contains("the stream is full") }
+            }
+            #expect(full.contains("max bytes is 4096, not -1"), "the existing stream's difference was not named: \(full)")
+            let held = await sink.acknowledged
+            #expect(held < last)
+            // Records are published in groups: the stream may hold part of the group the cursor waits for (the
+            // resend drops those by id).
+            let stored = try await client.streamState("F").messages
+            #expect(stored >= held && stored < last)
+            // The operator deletes the stream: the sink makes it again (without a limit) and publishes the rest.
+            try await client.deleteStream("F")
+            try await waitUntil("the rest to be published", deadline: .seconds(60)) { await sink.acknowledged >= last }
+            #expect(try await client.streamState("F").messages == last - held)
+            task.cancel()
+            _ = await task.result
+            await client.close()
+        }
+    }
+
     @Test("subject templates: the host becomes one token; the stream takes the wildcard")
     func subjectTemplate() throws {
         let template = try #require(NATSSubjectTemplate("logs.{host}"))

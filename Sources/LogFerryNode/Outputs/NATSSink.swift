@@ -60,6 +60,11 @@ public final class NATSSink: Service, Sendable {
                 break attempts
             } catch let error as NATSError {
                 metrics.failures.increment()
+                if error.kind == .clusterUnavailable || error.kind == .notFound || error.kind == .noJetStream {
+                    // No stream takes the subject now: a leader election, or the stream is gone (deleted by an
+                    // operator). Check it again, creating it if it is missing, before the next publish.
+                    streamReady = false
+                }
                 if !error.isTransient {
                     logger.error("\(error); retrying, batches wait in the spool meanwhile")
                 } else {

@@ -96,6 +96,8 @@ public final class NATSSource: Service, Sendable {
                 break
             }
         }
+        // Acknowledgements are sent without waiting for the server; send what is still buffered before leaving.
+        try? await consumer?.flush(timeout: .seconds(2))
         await consumer?.close()
         await connection?.close()
     }

@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "LogFerryWire", targets: ["LogFerryWire"]),
         .library(name: "LogFerryNode", targets: ["LogFerryNode"]),
         .library(name: "LogFerryLogging", targets: ["LogFerryLogging"]),
+        .library(name: "LogFerryNATS", targets: ["LogFerryNATS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -31,6 +32,21 @@ let package = Package(
             name: "CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
+        ),
+        // The NATS C client (libnats-dev 3.x, which has JetStream), for the JetStream sink and source.
+        .systemLibrary(
+            name: "CNats",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
+        ),
+        // An async Swift API over CNats: connect, streams, publish with acks, durable pull consumers. Blocking C
+        // calls run on a dispatch queue of their own, never on NIO event loops or the cooperative pool.
+        .target(
+            name: "LogFerryNATS",
+            dependencies: [
+                "CNats",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // CRC32C with the CPU's instruction (SSE4.2 / ARMv8 CRC), checked at run time.
         .target(name: "CLogFerryCRC32C"),
@@ -64,6 +80,7 @@ let package = Package(
                 "LogFerryBytes",
                 "LogFerrySpool",
                 "LogFerryWire",
+                "LogFerryNATS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -91,6 +108,7 @@ let package = Package(
                 "LogFerrySpool",
                 "LogFerryWire",
                 "LogFerryNode",
+                "LogFerryNATS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -131,10 +149,14 @@ let package = Package(
         .testTarget(
             name: "LogFerryNodeTests",
             dependencies: [
-                "LogFerryNode", "LogFerrySpool", "LogFerryTestSupport", "LogFerryWire",
+                "LogFerryNode", "LogFerrySpool", "LogFerryTestSupport", "LogFerryWire", "LogFerryNATS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "LogFerryNATSTests",
+            dependencies: ["LogFerryNATS", "LogFerryTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "EndToEndTests",

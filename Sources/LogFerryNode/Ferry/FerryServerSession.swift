@@ -285,48 +285,26 @@ final class FerryServerSession: Sendable {
         _ batch: BatchFrame, coverage: OriginCoverage, position: UpstreamPosition, inflated: InflatedBatch?,
         decoder: inout BatchDecoder
     ) async throws -> SpoolPendingAppend? {
-        let registry = server.registry
-        let spool = server.spool
         let metrics = server.metrics
-        await registry.beginAdmission()
-        do {
-            let pending: SpoolPendingAppend?
-            switch await registry.missing(coverage) {
-            case .nothing:
-                metrics.duplicates.increment()
-                pending = await registry.lastPending
-            case .everything:
-                let metadata = RecordMetadata(upstream: position, origin: coverage).encoded()
-                let written = try await spool.enqueue(batch.batch.serialized(), metadata: metadata)
-                await registry.held([coverage], pending: written)
-                if let inflated, case .stored(let sequence) = written.result {
-                    server.configuration.inflatedBatches?.put(inflated, sequence: sequence)
-                }
-                metrics.batchesIn.increment()
-                metrics.eventsIn.increment(by: Int64(batch.batch.eventCount))
-                metrics.bytesIn.increment(by: Int64(batch.batch.compressed.count))
-                pending = written
-            case .some(let pieces):
-                // Part of it came another way (two relays cut or merged differently): store only the rest.
-                metrics.trimmedBatches.increment()
-                let parts = try OriginTrimmer.trim(batch.batch, coverage: coverage, keeping: pieces, decoder: &decoder)
-                var last: SpoolPendingAppend?
-                for (index, part) in parts.enumerated() {
-                    let isLast = index == parts.count - 1
-                    let metadata = RecordMetadata(upstream: isLast ? position : nil, origin: part.coverage).encoded()
-                    last = try await spool.enqueue(part.sealed.serialized(), metadata: metadata)
-                    await registry.held([part.coverage], pending: last)
-                    metrics.eventsIn.increment(by: Int64(part.sealed.eventCount))
-                }
-                metrics.batchesIn.increment()
-                pending = last
+        let (pending, outcome) = try await OriginAdmission.admit(
+            batch.batch, coverage: coverage, position: position, registry: server.registry, spool: server.spool,
+            decoder: &decoder)
+        switch outcome {
+        case .duplicate:
+            metrics.duplicates.increment()
+        case .stored:
+            if let inflated, let pending, case .stored(let sequence) = pending.result {
+                server.configuration.inflatedBatches?.put(inflated, sequence: sequence)
             }
-            await registry.endAdmission()
-            return pending
-        } catch {
-            await registry.endAdmission()
-            throw error
+            metrics.batchesIn.increment()
+            metrics.eventsIn.increment(by: Int64(batch.batch.eventCount))
+            metrics.bytesIn.increment(by: Int64(batch.batch.compressed.count))
+        case .trimmed(let events):
+            metrics.trimmedBatches.increment()
+            metrics.eventsIn.increment(by: Int64(events))
+            metrics.batchesIn.increment()
         }
+        return pending
     }
 
     /// Waits for each ticket's durability in order, notes the resume point, and sends the ack the state

@@ -101,6 +101,7 @@ struct AgentCommand: AsyncParsableCommand {
         try spoolOptions.apply(to: &configuration)
         try inputs.apply(to: &configuration)
         try filters.apply(to: &configuration)
+        guard ship.to != nil else { throw ValidationError("missing --to: an agent ships to an upstream HOST:PORT") }
         try ship.apply(to: &configuration)
         try common.apply(to: &configuration)
         try await NodeRunner.run(configuration, label: "logferry.agent")

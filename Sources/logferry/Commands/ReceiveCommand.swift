@@ -11,6 +11,7 @@ struct ReceiveCommand: AsyncParsableCommand {
     @OptionGroup var listen: ListenOptions
     @OptionGroup var spoolOptions: SpoolOptions
     @OptionGroup var common: CommonOptions
+    @OptionGroup var nats: NATSOptions
 
     @Option(name: .long, help: "Output directory for the file sink.")
     var out: String
@@ -29,6 +30,10 @@ struct ReceiveCommand: AsyncParsableCommand {
         try spoolOptions.apply(to: &configuration)
         try listen.apply(to: &configuration)
         try common.apply(to: &configuration)
+        try nats.apply(to: &configuration)
+        guard configuration.listen != nil || !configuration.natsIn.isEmpty else {
+            throw ValidationError("missing --listen (or --nats-in): a receiver needs a source")
+        }
         configuration.out = out
         configuration.format = try ConfigValue.format(format, key: "format")
         configuration.rotateBytes = rotateBytes

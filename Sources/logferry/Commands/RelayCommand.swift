@@ -12,6 +12,7 @@ struct RelayCommand: AsyncParsableCommand {
     @OptionGroup var spoolOptions: SpoolOptions
     @OptionGroup var ship: ShipOptions
     @OptionGroup var common: CommonOptions
+    @OptionGroup var nats: NATSOptions
 
     func run() async throws {
         var configuration = NodeConfiguration()
@@ -19,6 +20,13 @@ struct RelayCommand: AsyncParsableCommand {
         try listen.apply(to: &configuration)
         try ship.apply(to: &configuration)
         try common.apply(to: &configuration)
+        try nats.apply(to: &configuration)
+        guard configuration.listen != nil || !configuration.natsIn.isEmpty else {
+            throw ValidationError("missing --listen (or --nats-in): a relay needs a source")
+        }
+        guard !configuration.to.isEmpty || !configuration.natsOut.isEmpty else {
+            throw ValidationError("missing --to (or --nats-out): a relay forwards to a next hop")
+        }
         try await NodeRunner.run(configuration, label: "logferry.relay")
     }
 }

@@ -46,7 +46,7 @@ enum ConfigFile {
         guard seen.contains("spool") else {
             throw ConfigFileError(path: path, line: nil, key: "spool", problem: "missing: every node needs a spool directory")
         }
-        let hasSource = seen.contains("listen") || configuration.stdin || !configuration.files.isEmpty
+        let hasSource = seen.contains("listen") || !configuration.natsIn.isEmpty || configuration.stdin || !configuration.files.isEmpty
             || configuration.syslogTCP != nil || configuration.syslogUDP != nil
         guard hasSource else {
             throw ConfigFileError(path: path, line: nil, key: "listen", problem: "missing: a node needs a source (listen, file, stdin, syslog-tcp or syslog-udp)")
@@ -212,5 +212,14 @@ struct ConfigKey: Sendable {
         "multiline-continue": .string { try $0.setMultilineContinue(ConfigValue.regex($1, key: "multiline-continue")) },
         "multiline-timeout": .string { $0.multilineTimeout = try ConfigValue.multilineTimeout($1, key: "multiline-timeout") },
         "multiline-max-bytes": .int { $0.multilineMaxBytes = try ConfigValue.multilineMaxBytes($1, key: "multiline-max-bytes") },
+        "nats-out": .strings { $0.natsOut = try ConfigValue.natsServers($1.joined(separator: ","), key: "nats-out") },
+        "nats-in": .strings { $0.natsIn = try ConfigValue.natsServers($1.joined(separator: ","), key: "nats-in") },
+        "nats-stream": .string { $0.natsStream = try ConfigValue.natsName($1, key: "nats-stream") },
+        "nats-subject": .string { $0.natsSubject = try ConfigValue.natsSubject($1, key: "nats-subject") },
+        "nats-replicas": .int { $0.natsReplicas = try ConfigValue.natsReplicas($1, key: "nats-replicas") },
+        "nats-max-bytes": .int { $0.natsMaxBytes = $1 },
+        "nats-max-age": .string { $0.natsMaxAge = try ConfigValue.duration($1, key: "nats-max-age") },
+        "nats-format": .string { $0.natsFormat = try ConfigValue.natsFormat($1, key: "nats-format") },
+        "nats-consumer": .string { $0.natsConsumer = try ConfigValue.natsName($1, key: "nats-consumer") },
     ]
 }

@@ -125,6 +125,26 @@ struct NodeConfiguration: Sendable {
     /// `log-level`: trace | debug | info | notice | warning | error | critical.
     var logLevel: String = "info"
 
+    // NATS JetStream (sink and source).
+    /// `nats-out`: NATS server URLs to publish the spool to (a JetStream sink).
+    var natsOut: [String] = []
+    /// `nats-in`: NATS server URLs to read batches from (a JetStream source, a durable pull consumer).
+    var natsIn: [String] = []
+    /// `nats-stream`: the JetStream stream.
+    var natsStream: String = "LOGFERRY"
+    /// `nats-subject`: the subject template (`{host}` is the batch's origin host).
+    var natsSubject: String = "logs.{host}"
+    /// `nats-replicas`: replicas of a stream this node creates.
+    var natsReplicas: Int = 1
+    /// `nats-max-bytes`: size limit of a stream this node creates (-1: none).
+    var natsMaxBytes: Int = -1
+    /// `nats-max-age`: how long a stream this node creates keeps a message.
+    var natsMaxAge: Duration?
+    /// `nats-format`: batch | events (what the sink publishes).
+    var natsFormat: NATSPayloadFormat = .batch
+    /// `nats-consumer`: the durable consumer name of the source.
+    var natsConsumer: String = "logferry"
+
     /// This machine's host name.
     static var defaultHostName: String {
         var buffer = [CChar](repeating: 0, count: 256)

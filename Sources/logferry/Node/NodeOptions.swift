@@ -40,7 +40,7 @@ struct SpoolOptions: ParsableArguments {
 /// Ferry listener flags (relay, receive).
 struct ListenOptions: ParsableArguments {
     @Option(name: .long, help: "HOST:PORT for the ferry listener (port 0 picks one; the real one is printed).")
-    var listen: String
+    var listen: String?
 
     @Option(name: .customLong("tls-cert"), help: "PEM certificate: serve TLS.")
     var tlsCert: String?
@@ -71,7 +71,7 @@ struct ListenOptions: ParsableArguments {
         configuration.maxBufferBytes = maxBufferBytes
         configuration.keyDir = keyDir
         configuration.trustedRelays = trustedRelays.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
-        configuration.listen = try ConfigValue.address(listen, key: "listen")
+        configuration.listen = try listen.map { try ConfigValue.address($0, key: "listen") }
         configuration.tlsCert = tlsCert
         configuration.tlsKey = tlsKey
         configuration.tlsClientCA = tlsClientCA
@@ -82,7 +82,7 @@ struct ListenOptions: ParsableArguments {
 /// Ferry sink flags (agent, relay).
 struct ShipOptions: ParsableArguments {
     @Option(name: .long, help: "Upstreams HOST:PORT[,HOST:PORT...], tried in order.")
-    var to: String
+    var to: String?
 
     @Option(name: .long, help: "failover (first that works) or round-robin.")
     var selection: String = "failover"
@@ -124,7 +124,7 @@ struct ShipOptions: ParsableArguments {
     var replayAgain = false
 
     func apply(to configuration: inout NodeConfiguration) throws {
-        configuration.to = try ConfigValue.upstreams(to, key: "to")
+        if let to { configuration.to = try ConfigValue.upstreams(to, key: "to") }
         configuration.selection = try ConfigValue.selection(selection, key: "selection")
         configuration.window = window
         configuration.tlsCA = tlsCA

@@ -72,6 +72,19 @@ struct NodeRunner {
             sources.append(server)
         }
         sources += try agentSources(spool: spool)
+        if !configuration.natsIn.isEmpty {
+            sources.append(try await NATSSource(
+                configuration: NATSSourceConfiguration(
+                    connection: configuration.natsConnection(configuration.natsIn, role: "source"),
+                    stream: configuration.natsStream,
+                    subject: configuration.natsSubjectTemplate,
+                    replicas: configuration.natsReplicas,
+                    consumer: configuration.natsConsumer
+                ),
+                spool: spool,
+                logger: Logger(label: "logferry.nats-source")
+            ))
+        }
         var ferrySink: FerrySink?
         if !configuration.to.isEmpty {
             var tls: TLSClientOptions?
@@ -114,6 +127,21 @@ struct NodeRunner {
                     inflatedBatches: inflatedBatches),
                 spool: spool,
                 logger: Logger(label: "logferry.file-sink")
+            ))
+        }
+        if !configuration.natsOut.isEmpty {
+            sinks.append(NATSSink(
+                configuration: NATSSinkConfiguration(
+                    connection: configuration.natsConnection(configuration.natsOut, role: "sink"),
+                    stream: configuration.natsStream,
+                    subject: configuration.natsSubjectTemplate,
+                    replicas: configuration.natsReplicas,
+                    maxBytes: Int64(configuration.natsMaxBytes),
+                    maxAge: configuration.natsMaxAge,
+                    format: configuration.natsFormat
+                ),
+                spool: spool,
+                logger: Logger(label: "logferry.nats-sink")
             ))
         }
         if configuration.stdout {

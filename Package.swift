@@ -60,6 +60,7 @@ let package = Package(
         .target(
             name: "LogFerryNode",
             dependencies: [
+                "LogFerrySystemd",
                 "LogFerryBytes",
                 "LogFerrySpool",
                 "LogFerryWire",
@@ -89,6 +90,7 @@ let package = Package(
                 "LogFerrySpool",
                 "LogFerryWire",
                 "LogFerryNode",
+                "LogFerrySystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -131,6 +133,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // libsystemd (libsystemd-dev): sd-journal to read the journal, sd-daemon for sd_notify.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // The journal reader and sd_notify as a small async Swift API over CSystemd; no C pointer leaks out.
+        .target(
+            name: "LogFerrySystemd",
+            dependencies: [
+                "CSystemd",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "LogFerrySystemdTests", dependencies: ["LogFerrySystemd", "LogFerryTestSupport"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

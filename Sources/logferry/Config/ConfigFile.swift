@@ -43,13 +43,15 @@ enum ConfigFile {
             }
             seen.insert(key)
         }
+        try ConfigValue.checkJournal(configuration)
         guard seen.contains("spool") else {
             throw ConfigFileError(path: path, line: nil, key: "spool", problem: "missing: every node needs a spool directory")
         }
         let hasSource = seen.contains("listen") || configuration.stdin || !configuration.files.isEmpty
             || configuration.syslogTCP != nil || configuration.syslogUDP != nil
+            || configuration.journal || configuration.journalDir != nil
         guard hasSource else {
-            throw ConfigFileError(path: path, line: nil, key: "listen", problem: "missing: a node needs a source (listen, file, stdin, syslog-tcp or syslog-udp)")
+            throw ConfigFileError(path: path, line: nil, key: "listen", problem: "missing: a node needs a source (listen, file, stdin, syslog-tcp, syslog-udp, journal or journal-dir)")
         }
         return configuration
     }
@@ -201,5 +203,8 @@ struct ConfigKey: Sendable {
             guard $1 >= 1 else { throw ConfigError.badValue(key: "syslog-idle-timeout", value: "\($1)", expected: "at least 1 (seconds)") }
             $0.syslogIdleTimeoutSeconds = $1
         },
+        "journal": .bool { $0.journal = $1 },
+        "journal-dir": .string { $0.journalDir = $1 },
+        "journal-match": .strings { $0.journalMatches = try ConfigValue.journalMatches($1, key: "journal-match") },
     ]
 }

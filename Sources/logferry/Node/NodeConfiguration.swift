@@ -109,6 +109,14 @@ struct NodeConfiguration: Sendable {
     /// `log-level`: trace | debug | info | notice | warning | error | critical.
     var logLevel: String = "info"
 
+    // Journal input.
+    /// `journal`: read this machine's systemd journal.
+    var journal: Bool = false
+    /// `journal-dir`: read the journal files in this directory instead.
+    var journalDir: String?
+    /// `journal-match`: FIELD=VALUE matches on the journal entries read (`+` starts an alternative group).
+    var journalMatches: [String] = []
+
     /// This machine's host name.
     static var defaultHostName: String {
         var buffer = [CChar](repeating: 0, count: 256)

@@ -160,7 +160,8 @@ public struct JournalSource: Service {
                 }
                 if try await reader.wait(timeout: timeout) == .filesChanged {
                     metrics.filesChanged.increment()
-                    logger.notice("journal files were added or removed in \(configuration.location) (rotation or vacuum); reading continues from the current entry")
+                    // Also seen when a writer such as systemd-journal-remote opens or closes a file: info, not notice.
+                    logger.info("journal files changed in \(configuration.location) (added, rotated or vacuumed); reading continues from the current entry")
                 }
             }
         } catch is CancellationError {

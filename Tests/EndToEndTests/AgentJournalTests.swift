@@ -225,4 +225,32 @@ struct AgentJournalTests {
             #expect(check.standardError.contains("journal-match"), "\(check.standardError)")
         }
     }
+
+    @Test("--journal opens the local journal (no journald needed); both journals at once, a match without a journal, a malformed match: refused, naming the flag")
+    func localJournalAndFlagErrors() async throws {
+        try await FerryScene.run("journal-local") { scene in
+            let upstream = try freeTCPPort()
+            let journals = try scene.path("journal", create: true)
+            let agent = scene.children.track(try LogFerryProcess(
+                ["agent", "--journal", "--spool", try scene.path("spool"), "--to", "127.0.0.1:\(upstream)"],
+                stderrPath: try scene.path("agent.stderr")
+            ))
+            let announced = try await awaitAnnouncements(agent, prefixes: ["journal reading "], timeout: .seconds(60))
+            #expect(announced["journal reading "] == "the local journal")
+            #expect(await stopGracefully(agent) == .exited(0))
+            let refused: [([String], String)] = [
+                (["--journal", "--journal-dir", journals], "not both"),
+                (["--file", "/dev/null", "--journal-match", "PRIORITY=3"], "journal-match"),
+                (["--journal-dir", journals, "--journal-match", "priority=3"], "journal-match"),
+            ]
+            for (index, (arguments, phrase)) in refused.enumerated() {
+                let bad = try LogFerryProcess(
+                    ["agent"] + arguments + ["--spool", try scene.path("spool-\(index)"), "--to", "127.0.0.1:\(upstream)"],
+                    stderrPath: try scene.path("bad-\(index).stderr")
+                )
+                #expect(await bad.wait() != .exited(0), "\(arguments) was accepted")
+                #expect(bad.standardError.contains(phrase), "\(arguments): \(bad.standardError)")
+            }
+        }
+    }
 }

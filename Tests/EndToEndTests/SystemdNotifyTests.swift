@@ -74,6 +74,7 @@ struct SystemdNotifyTests {
             ))
             let ready = await notify.waitFor(timeout: .seconds(60)) { $0.contains("READY=1") }
             #expect(ready, "no READY=1: \(notify.assignments())\n\(receiver.standardError)")
+            let readyAt = ContinuousClock.now
             // READY=1 means the listener is up: the port it announced accepts a connection now.
             let announced = try await awaitAnnouncements(receiver, prefixes: ["listening on "], timeout: .seconds(30))
             let port = try #require(announced["listening on "].flatMap(portOf))
@@ -86,11 +87,11 @@ struct SystemdNotifyTests {
             // Half of the 2 s watchdog timeout between pets: several arrive within a few seconds.
             let petted = await notify.waitFor(timeout: .seconds(60)) { $0.count { $0 == "WATCHDOG=1" } >= 3 }
             #expect(petted, "WATCHDOG=1 ×\(notify.assignments().count { $0 == "WATCHDOG=1" })\n\(receiver.standardError)")
-            let pets = notify.drain().filter { $0.text.contains("WATCHDOG=1") }.map(\.at)
-            if pets.count >= 2 {
-                // Never more often than about every half timeout (a loose lower bound, not a timing assertion).
-                #expect(pets[1] - pets[0] >= .milliseconds(500), "pets \(pets[1] - pets[0]) apart")
-            }
+            // Not in a tight loop: at most one pet per half timeout (1 s) since READY=1, plus slack. The test's clock
+            // runs at least as long as the node's, so a slow machine cannot make this fail.
+            let pets = notify.assignments().count { $0 == "WATCHDOG=1" }
+            let seconds = Int((ContinuousClock.now - readyAt).components.seconds)
+            #expect(pets <= seconds + 2, "\(pets) pets in about \(seconds) s")
             #expect(!notify.assignments().contains("STOPPING=1"))
 
             #expect(await stopGracefully(receiver) == .exited(0))

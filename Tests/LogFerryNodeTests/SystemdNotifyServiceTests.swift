@@ -69,7 +69,7 @@ struct SystemdNotifyServiceTests {
         let service = SystemdNotifyService(
             notifier: recorder,
             readiness: readiness,
-            watchdogTimeout: .milliseconds(400),
+            watchdogTimeout: .seconds(2),
             probe: {
                 // A wedged node: the probe does not come back (until the test ends it).
                 while wedged.isOn { try await Task.sleep(for: .milliseconds(20)) }
@@ -99,6 +99,8 @@ struct SystemdNotifyServiceTests {
         wedged.isOn = false
         let resumed = await waitUntilTrue(timeout: .seconds(30)) { recorder.count(.watchdog) > petsAtWedge }
         #expect(resumed)
+        let restored = await waitUntilTrue(timeout: .seconds(30)) { recorder.count(.status("ready: listening on 127.0.0.1:7514")) == 2 }
+        #expect(restored, "the ready status is shown again after the wedge: \(recorder.all)")
 
         running.cancel()
         _ = try? await running.value

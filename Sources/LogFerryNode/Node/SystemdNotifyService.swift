@@ -57,10 +57,11 @@ public struct SystemdNotifyService: Service {
         await cancelWhenGracefulShutdownIgnoringErrors { await readiness.waitUntilReady() }
         if readiness.pendingSteps.isEmpty, !Task.isShuttingDownGracefully, !Task.isCancelled {
             let summary = readiness.summary
-            await send([.ready, .status(summary.isEmpty ? "ready" : "ready: \(summary)")])
+            let status = summary.isEmpty ? "ready" : "ready: \(summary)"
+            await send([.ready, .status(status)])
             logger.info("told systemd the node is ready (READY=1)\(watchdogTimeout.map { "; petting its watchdog (timeout \($0))" } ?? "")")
             if let watchdogTimeout {
-                await cancelWhenGracefulShutdownIgnoringErrors { await petWatchdog(timeout: watchdogTimeout) }
+                await cancelWhenGracefulShutdownIgnoringErrors { await petWatchdog(timeout: watchdogTimeout, readyStatus: status) }
             } else {
                 try? await gracefulShutdown()
             }
@@ -70,8 +71,8 @@ public struct SystemdNotifyService: Service {
         await Task { await send([.stopping, .status("stopping")]) }.value
     }
 
-    /// Probes and pets until cancelled.
-    func petWatchdog(timeout: Duration) async {
+    /// Probes and pets until cancelled; `readyStatus` is the status line restored when a wedge ends.
+    func petWatchdog(timeout: Duration, readyStatus: String) async {
         let interval = timeout / 2
         let health = SharedHealth(WatchdogHealth(wedgeAfter: interval, start: .now))
         await withTaskGroup(of: Void.self) { group in
@@ -91,16 +92,19 @@ public struct SystemdNotifyService: Service {
                 }
             }
             group.addTask {
+                var wasWedged = false
                 while !Task.isCancelled {
                     switch health.state.withLock({ $0.check(at: .now) }) {
                     case .pet:
-                        await send([.watchdog])
+                        await send(wasWedged ? [.watchdog, .status(readyStatus)] : [.watchdog])
+                        wasWedged = false
                     case .wedged(let stalled):
                         logger.critical("""
                             the node is wedged: its health probe (a round trip through the spool) has not completed for \
                             \(stalled); no longer petting the systemd watchdog, so systemd restarts the node after WatchdogSec
                             """)
                         await send([.status("wedged: no progress for \(stalled); watchdog no longer petted")])
+                        wasWedged = true
                     case .stillWedged:
                         break
                     }

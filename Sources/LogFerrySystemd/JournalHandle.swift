@@ -62,9 +62,13 @@ final class JournalHandle: @unchecked Sendable {
     }
 
     /// Positions the reader after the entry `cursor` names, or at the head (see ``JournalSeekOutcome``).
-    func seek(after cursor: String?) throws(JournalError) -> JournalSeekOutcome {
+    func seek(after cursor: String?, otherwise start: JournalStart) throws(JournalError) -> JournalSeekOutcome {
         currentIsUnread = false
         guard let cursor else {
+            if start == .tail {
+                try seekTail()
+                return .tail
+            }
             try seekHead()
             return .head
         }
@@ -87,6 +91,16 @@ final class JournalHandle: @unchecked Sendable {
         }
         currentIsUnread = true
         return .cursorMissing(firstEntryMicroseconds: try realtime())
+    }
+
+    /// On the newest entry, so that the next one read is the first written after it; at the head of an empty
+    /// journal (where the first entry written is the first read).
+    private func seekTail() throws(JournalError) {
+        let result = sd_journal_seek_tail(journal)
+        guard result >= 0 else { throw JournalError("sd_journal_seek_tail", journal: name, result: result) }
+        let moved = sd_journal_previous(journal)
+        guard moved >= 0 else { throw JournalError("sd_journal_previous", journal: name, result: moved) }
+        if moved == 0 { try seekHead() }
     }
 
     private func seekHead() throws(JournalError) {

@@ -87,11 +87,11 @@ public final class JournalReader: Sendable {
         try await run { try $0.addDisjunction() }
     }
 
-    /// Positions the reader after the entry `cursor` names, or at the head when `cursor` is nil; when the entry is
-    /// gone, at the first entry after its position (see ``JournalSeekOutcome``). The next ``next(limit:fields:)``
-    /// returns the first entry not read before.
-    public func seek(after cursor: String?) async throws -> JournalSeekOutcome {
-        try await run { try $0.seek(after: cursor) }
+    /// Positions the reader after the entry `cursor` names, or at `start` (the head by default) when `cursor` is
+    /// nil; when the entry is gone, at the first entry after its position (see ``JournalSeekOutcome``). The next
+    /// ``next(limit:fields:)`` returns the first entry not read before.
+    public func seek(after cursor: String?, otherwise start: JournalStart = .head) async throws -> JournalSeekOutcome {
+        try await run { try $0.seek(after: cursor, otherwise: start) }
     }
 
     /// Up to `limit` entries after the last one returned (fewer, or none, at the end of the journal), with the

@@ -2,6 +2,8 @@
 public enum JournalSeekOutcome: Sendable, Hashable {
     /// No cursor was given: reading starts at the oldest entry still in the journal.
     case head
+    /// No cursor was given and the reader was asked to start at the tail: only entries written from now on are read.
+    case tail
     /// The entry the cursor names is still in the journal: reading continues with the entry after it.
     case afterCursor
     /// The entry the cursor names is gone: its file was rotated away and vacuumed, the matches changed, or the

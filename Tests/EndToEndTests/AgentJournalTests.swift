@@ -253,4 +253,26 @@ struct AgentJournalTests {
             }
         }
     }
+
+    @Test("--journal-from tail: the history is skipped, entries written after the start are shipped; the stored cursor wins on restart")
+    func fromTail() async throws {
+        try await FerryScene.run("journal-tail") { scene in
+            let setup = try await Setup(scene, extraArguments: ["--journal-from", "tail"])
+            try await setup.write(0..<50, to: "a.journal")
+            try await setup.startAgent()
+            try await setup.write(50..<60, to: "a.journal")
+            let arrived = await setup.waitForEvents(10)
+            #expect(arrived)
+            setup.expectExactly(Array(50..<60))
+            // Down while entries are written: with a stored cursor, the restart reads them (no tail any more).
+            await setup.agent.kill9()
+            try await setup.write(60..<70, to: "a.journal")
+            try await setup.startAgent()
+            let rest = await setup.waitForEvents(20)
+            #expect(rest)
+            setup.expectExactly(Array(50..<70))
+            #expect(await setup.agent.terminate() == .exited(0))
+            #expect(await stopGracefully(setup.receiver.process) == .exited(0))
+        }
+    }
 }

@@ -150,6 +150,34 @@ struct JournalReaderTests {
         }
     }
 
+    @Test("no cursor and the tail: only entries written afterwards are read; an empty journal's tail is its head")
+    func startsAtTail() async throws {
+        let fixture = try Fixture("journal-tail")
+        defer { fixture.tearDown() }
+        try await JournalReader.withReader(.directory(fixture.journals)) { reader in
+            #expect(try await reader.seek(after: nil, otherwise: .tail) == .tail)
+            try await fixture.write(0..<3, to: "a.journal")
+            #expect(Self.messages(try await Self.readAll(reader, count: 3)) == Self.expected(0..<3))
+        }
+        try await fixture.write(3..<20, to: "a.journal")
+        try await JournalReader.withReader(.directory(fixture.journals)) { reader in
+            #expect(try await reader.seek(after: nil, otherwise: .tail) == .tail)
+            #expect(try await reader.next(limit: 10).isEmpty, "entries written before are not read")
+            try await fixture.write(20..<25, to: "a.journal")
+            #expect(Self.messages(try await Self.readAll(reader, count: 5)) == Self.expected(20..<25))
+        }
+        // A cursor wins over the tail.
+        try await JournalReader.withReader(.directory(fixture.journals)) { reader in
+            _ = try await reader.seek(after: nil)
+            let all = try await Self.readAll(reader, count: 25)
+            try #require(all.count == 25)
+            try await JournalReader.withReader(.directory(fixture.journals)) { again async throws in
+                #expect(try await again.seek(after: all[9].cursor, otherwise: .tail) == .afterCursor)
+                #expect(Self.messages(try await Self.readAll(again, count: 15)) == Self.expected(10..<25))
+            }
+        }
+    }
+
     @Test("an invalid cursor starts at the head")
     func invalidCursor() async throws {
         let fixture = try Fixture("journal-invalid")

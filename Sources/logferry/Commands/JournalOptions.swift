@@ -1,5 +1,6 @@
 import ArgumentParser
 import LogFerryNode
+import LogFerrySystemd
 
 /// The agent's journal input flags: `--journal`, `--journal-dir`, `--journal-match`.
 struct JournalOptions: ParsableArguments {
@@ -12,10 +13,14 @@ struct JournalOptions: ParsableArguments {
     @Option(name: .customLong("journal-match"), help: "Only entries with FIELD=VALUE (repeat: same field = either, different fields = both; '+' starts an alternative group).")
     var journalMatch: [String] = []
 
+    @Option(name: .customLong("journal-from"), help: "Where to start without a stored cursor: head (the journal's history) or tail (only new entries).")
+    var journalFrom: String = "head"
+
     func apply(to configuration: inout NodeConfiguration) throws {
         configuration.journal = journal
         configuration.journalDir = journalDir
         configuration.journalMatches = try ConfigValue.journalMatches(journalMatch, key: "journal-match")
+        configuration.journalFrom = try ConfigValue.journalStart(journalFrom, key: "journal-from")
         try ConfigValue.checkJournal(configuration)
     }
 }
@@ -31,6 +36,14 @@ extension ConfigValue {
         return matches
     }
 
+    /// `head` or `tail`.
+    static func journalStart(_ text: String, key: String) throws -> JournalStart {
+        guard let start = JournalStart(rawValue: text) else {
+            throw ConfigError.badValue(key: key, value: text, expected: "head or tail")
+        }
+        return start
+    }
+
     /// One journal per node, and matches only with a journal.
     static func checkJournal(_ configuration: NodeConfiguration) throws {
         if configuration.journal, configuration.journalDir != nil {
@@ -38,6 +51,9 @@ extension ConfigValue {
         }
         if !configuration.journalMatches.isEmpty, !configuration.journal, configuration.journalDir == nil {
             throw ConfigError.missing(key: "journal or journal-dir", role: "journal-match")
+        }
+        if configuration.journalFrom != .head, !configuration.journal, configuration.journalDir == nil {
+            throw ConfigError.missing(key: "journal or journal-dir", role: "journal-from")
         }
     }
 }

@@ -206,5 +206,6 @@ struct ConfigKey: Sendable {
         "journal": .bool { $0.journal = $1 },
         "journal-dir": .string { $0.journalDir = $1 },
         "journal-match": .strings { $0.journalMatches = try ConfigValue.journalMatches($1, key: "journal-match") },
+        "journal-from": .string { $0.journalFrom = try ConfigValue.journalStart($1, key: "journal-from") },
     ]
 }

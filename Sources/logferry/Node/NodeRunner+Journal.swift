@@ -22,7 +22,8 @@ extension NodeRunner {
             host: configuration.hostName,
             policy: configuration.batch,
             configuration: JournalSourceConfiguration(
-                location: location, matches: configuration.journalMatches, maxLineBytes: configuration.maxLineBytes
+                location: location, matches: configuration.journalMatches, maxLineBytes: configuration.maxLineBytes,
+                start: configuration.journalFrom
             ),
             logger: Logger(label: "logferry.journal"),
             onReady: {

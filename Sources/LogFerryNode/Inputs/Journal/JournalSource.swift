@@ -69,7 +69,8 @@ public struct JournalSource: Service {
             }
         }
         let metrics = JournalMetrics()
-        report(try await reader.seek(after: start.cursor), cursor: start.cursor, through: start.storedThrough, metrics: metrics)
+        let outcome = try await reader.seek(after: start.cursor, otherwise: configuration.start)
+        report(outcome, cursor: start.cursor, through: start.storedThrough, metrics: metrics)
         onReady()
 
         var state = start
@@ -188,6 +189,8 @@ public struct JournalSource: Service {
         switch outcome {
         case .head:
             logger.info("no stored journal cursor: reading \(location) from its oldest entry")
+        case .tail:
+            logger.info("no stored journal cursor: reading \(location) from its newest entry on (--journal-from tail)")
         case .afterCursor:
             logger.info("resuming \(location) after the stored journal cursor (spool records through \(through))")
         case .cursorMissing(let first):

@@ -11,11 +11,21 @@ public struct JournalSourceConfiguration: Sendable, Hashable {
     public var maxLineBytes: Int
     /// The longest the source waits for new entries before it looks at shutdown again.
     public var pollInterval: Duration
+    /// Where reading starts when the spool holds no cursor yet (`--journal-from`): the head ships the journal's
+    /// history, the tail only what is written from now on.
+    public var start: JournalStart
 
     /// Creates a configuration.
-    public init(location: JournalLocation, matches: [String] = [], maxLineBytes: Int = 1 << 20, pollInterval: Duration = .milliseconds(250)) {
+    public init(
+        location: JournalLocation,
+        matches: [String] = [],
+        maxLineBytes: Int = 1 << 20,
+        pollInterval: Duration = .milliseconds(250),
+        start: JournalStart = .head
+    ) {
         self.location = location
         self.matches = matches
+        self.start = start
         self.maxLineBytes = max(1, maxLineBytes)
         self.pollInterval = pollInterval
     }

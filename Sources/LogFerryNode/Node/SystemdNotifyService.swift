@@ -44,11 +44,12 @@ public struct SystemdNotifyService: Service {
         self.logger = logger
     }
 
-    /// A probe through `spool`: the actor answers and its last record becomes durable.
+    /// A probe through `spool`: the actor answers and, under `fsync = always`, its last record becomes durable
+    /// (a hung disk is a wedge). Under `interval` and `never` it does not force a sync the policy would not make.
     public static func spoolProbe(_ spool: Spool) -> @Sendable () async throws -> Void {
         {
             let last = await spool.lastSequence
-            if last > 0 { try await spool.waitUntilDurable(through: last) }
+            if last > 0, spool.configuration.fsync == .always { try await spool.waitUntilDurable(through: last) }
         }
     }
 

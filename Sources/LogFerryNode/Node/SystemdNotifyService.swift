@@ -8,8 +8,8 @@ import ServiceLifecycle
 /// ``NodeReadiness`` is done, `WATCHDOG=1` from the node's own health loop while the node makes progress, and
 /// `STOPPING=1` when a graceful shutdown begins.
 ///
-/// The health loop is two tasks: one runs the probe (by default a round trip through the spool actor that waits
-/// for the last record to be durable) over and over; the other sends `WATCHDOG=1` every half watchdog timeout,
+/// The health loop is two tasks: one runs the probe (by default ``spoolProbe(_:)``, a round trip through the spool
+/// actor) over and over; the other sends `WATCHDOG=1` every half watchdog timeout,
 /// but only while a probe has completed within the last half timeout. A node whose spool stops answering, or
 /// whose cooperative threads are all blocked, stops petting, and systemd restarts it after `WatchdogSec=`.
 ///

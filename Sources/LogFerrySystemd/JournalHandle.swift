@@ -184,6 +184,50 @@ final class JournalHandle: @unchecked Sendable {
         }
     }
 
+    /// Journal files of `location` this process may not read (`access(R_OK)`): sd-journal skips them silently,
+    /// so their entries would be missing without a word. Looks one directory level deep (the machine-id
+    /// directories of `/var/log/journal` and `/run/log/journal`).
+    static func unreadableFiles(in location: JournalLocation) -> [String] {
+        let roots: [String]
+        switch location {
+        case .local: roots = ["/var/log/journal", "/run/log/journal"]
+        case .directory(let path): roots = [path]
+        }
+        var unreadable: [String] = []
+        for root in roots {
+            for entry in listDirectory(root) {
+                let path = root + "/" + entry
+                if entry.hasSuffix(".journal") || entry.hasSuffix(".journal~") {
+                    if access(path, R_OK) != 0 { unreadable.append(path) }
+                    continue
+                }
+                var status = stat()
+                guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { continue }
+                if access(path, R_OK | X_OK) != 0 {
+                    unreadable.append(path + "/")
+                    continue
+                }
+                for file in listDirectory(path) where file.hasSuffix(".journal") || file.hasSuffix(".journal~") {
+                    if access(path + "/" + file, R_OK) != 0 { unreadable.append(path + "/" + file) }
+                }
+            }
+        }
+        return unreadable.sorted()
+    }
+
+    private static func listDirectory(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// Bytes the journal's files take on disk.
     func usage() -> UInt64? {
         var bytes: UInt64 = 0

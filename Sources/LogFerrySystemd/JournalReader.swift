@@ -114,6 +114,13 @@ public final class JournalReader: Sendable {
         return try await run { try $0.wait(microseconds: microseconds) }
     }
 
+    /// The journal files of ``location`` this process may not read. libsystemd skips them without an error, so a
+    /// caller warns about them: usually the user lacks the `systemd-journal` or `adm` group.
+    public func unreadableFiles() async throws -> [String] {
+        let location = self.location
+        return try await run { _ in JournalHandle.unreadableFiles(in: location) }
+    }
+
     /// Bytes the journal's files take on disk, when libsystemd can tell.
     public func usageBytes() async throws -> UInt64? {
         try await run { $0.usage() }

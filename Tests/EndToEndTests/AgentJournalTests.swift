@@ -275,4 +275,33 @@ struct AgentJournalTests {
             #expect(await stopGracefully(setup.receiver.process) == .exited(0))
         }
     }
+
+    @Test("an agent running as nobody warns about journal files it cannot read, and ships those it can")
+    func unreadableFilesWarned() async throws {
+        guard geteuid() == 0 else { return }  // Needs root to drop to nobody with setpriv.
+        try await FerryScene.run("journal-unreadable") { scene in
+            let setup = try await Setup(scene)
+            let spool = try scene.path("nobody-spool", create: true)
+            #expect(chown(spool, 65534, 65534) == 0)
+            #expect(chmod(setup.journals, 0o755) == 0)
+            try await setup.write(0..<10, to: "secret.journal")  // 0640 root:root, as systemd-journal-remote makes it
+            try await setup.write(10..<20, to: "open.journal")
+            #expect(chmod(setup.journals + "/open.journal", 0o644) == 0)
+            let agent = try ToolProcess("/usr/bin/setpriv", [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "--", LogFerryProcess.binaryPath,
+                "agent", "--journal-dir", setup.journals, "--spool", spool, "--to", "127.0.0.1:\(setup.receiver.port)",
+                "--host-name", Self.host, "--backoff-cap-ms", "1000", "--linger-ms", "50",
+            ], outputPrefix: try scene.path("nobody-agent"), children: scene.children)
+            let arrived = await setup.waitForEvents(10)
+            #expect(arrived, "\(agent.standardError)")
+            setup.expectExactly(Array(10..<20))
+            let warning = agent.standardError.split(separator: "\n").filter { $0.contains("cannot be read by this user") }
+            #expect(warning.count == 1, "\(agent.standardError)")
+            #expect(warning.first?.contains("secret.journal") == true)
+            #expect(warning.first?.contains("open.journal") == false)
+            agent.signal(SIGTERM)
+            #expect(await agent.wait(timeout: .seconds(60)) == 0)
+            #expect(await stopGracefully(setup.receiver.process) == .exited(0))
+        }
+    }
 }

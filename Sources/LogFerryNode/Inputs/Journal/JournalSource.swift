@@ -71,6 +71,18 @@ public struct JournalSource: Service {
         let metrics = JournalMetrics()
         let outcome = try await reader.seek(after: start.cursor, otherwise: configuration.start)
         report(outcome, cursor: start.cursor, through: start.storedThrough, metrics: metrics)
+        var unreadableWarned = 0
+        func warnAboutUnreadableFiles() async throws {
+            let unreadable = try await reader.unreadableFiles()
+            guard unreadable.count > unreadableWarned else { return }
+            unreadableWarned = unreadable.count
+            logger.warning("""
+                \(unreadable.count) journal file(s) in \(configuration.location) cannot be read by this user (\(unreadable.prefix(3).joined(separator: ", "))\
+                \(unreadable.count > 3 ? ", ..." : "")): their entries are not shipped. Give the user read access, e.g. the \
+                systemd-journal or adm group (SupplementaryGroups= in the unit).
+                """)
+        }
+        try await warnAboutUnreadableFiles()
         onReady()
 
         var state = start
@@ -161,6 +173,7 @@ public struct JournalSource: Service {
                 }
                 if try await reader.wait(timeout: timeout) == .filesChanged {
                     metrics.filesChanged.increment()
+                    try await warnAboutUnreadableFiles()
                     // Also seen when a writer such as systemd-journal-remote opens or closes a file: info, not notice.
                     logger.info("journal files changed in \(configuration.location) (added, rotated or vacuumed); reading continues from the current entry")
                 }

@@ -138,4 +138,26 @@ struct SystemdNotifyTests {
             #expect(!receiver.standardError.contains("systemd"), "\(receiver.standardError)")
         }
     }
+
+    @Test("a NOTIFY_SOCKET nobody listens on: the node runs and stops as usual, and says once what failed")
+    func brokenSocket() async throws {
+        try await FerryScene.run("sd-notify-broken") { scene in
+            let missing = "/tmp/lf-notify-missing-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let receiver = scene.children.track(try LogFerryProcess(
+                ["receive", "--listen", "127.0.0.1:0", "--spool", try scene.path("spool"), "--out", try scene.path("out")],
+                environment: ["NOTIFY_SOCKET": missing, "WATCHDOG_USEC": "400000"],
+                stderrPath: try scene.path("receiver.stderr")
+            ))
+            let announced = try await awaitAnnouncements(receiver, prefixes: ["listening on "], timeout: .seconds(60))
+            let port = try #require(announced["listening on "].flatMap(portOf))
+            // Several pets fail meanwhile (every 200 ms).
+            try await Task.sleep(for: .seconds(2))
+            let connection = connectTCP(port: port)
+            #expect(connection != nil)
+            if let connection { close(connection) }
+            #expect(await stopGracefully(receiver) == .exited(0))
+            let failures = receiver.standardError.split(separator: "\n").filter { $0.contains("sd_notify to NOTIFY_SOCKET=\(missing) failed") }
+            #expect(failures.count == 1, "\(receiver.standardError)")
+        }
+    }
 }

@@ -21,6 +21,7 @@ public struct SystemdNotifyService: Service {
     let watchdogTimeout: Duration?
     let probe: @Sendable () async throws -> Void
     let logger: Logger
+    private let sendFailures = SendFailures()
 
     /// Creates the service.
     ///
@@ -115,17 +116,27 @@ public struct SystemdNotifyService: Service {
         }
     }
 
+    /// Sends; a failure is logged the first time and then every 100th time (a broken socket would otherwise log at
+    /// every pet).
     private func send(_ notifications: [SystemdNotification]) async {
         do {
             try await notifier.send(notifications)
         } catch {
-            logger.warning("\(error)")
+            let count = sendFailures.count.add(1, ordering: .relaxed).newValue
+            if count % 100 == 1 {
+                logger.warning("\(error) (failure \(count); logged every 100th time)")
+            }
         }
     }
 
     private func cancelWhenGracefulShutdownIgnoringErrors(_ body: @escaping @Sendable () async -> Void) async {
         await cancelWhenGracefulShutdown { await body() }
     }
+}
+
+/// How many notifications could not be sent.
+private final class SendFailures: Sendable {
+    let count = Atomic<Int>(0)
 }
 
 /// The health both tasks of the watchdog loop share.

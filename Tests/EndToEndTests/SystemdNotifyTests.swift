@@ -155,7 +155,8 @@ struct SystemdNotifyTests {
             let connection = connectTCP(port: port)
             #expect(connection != nil)
             if let connection { close(connection) }
-            #expect(await stopGracefully(receiver) == .exited(0))
+            let exit = await stopGracefully(receiver)
+            #expect(exit == .exited(0), "\(String(describing: exit)): \(receiver.standardError.suffix(3000))")
             let failures = receiver.standardError.split(separator: "\n").filter { $0.contains("sd_notify to NOTIFY_SOCKET=\(missing) failed") }
             #expect(failures.count == 1, "\(receiver.standardError)")
         }

@@ -60,8 +60,9 @@ public struct SystemdNotifyService: Service {
         if readiness.pendingSteps.isEmpty, !Task.isShuttingDownGracefully, !Task.isCancelled {
             let summary = readiness.summary
             let status = summary.isEmpty ? "ready" : "ready: \(summary)"
-            await send([.ready, .status(status)])
-            logger.info("told systemd the node is ready (READY=1)\(watchdogTimeout.map { "; petting its watchdog (timeout \($0))" } ?? "")")
+            if await send([.ready, .status(status)]) {
+                logger.info("told systemd the node is ready (READY=1)\(watchdogTimeout.map { "; petting its watchdog (timeout \($0))" } ?? "")")
+            }
             if let watchdogTimeout {
                 await cancelWhenGracefulShutdownIgnoringErrors { await petWatchdog(timeout: watchdogTimeout, readyStatus: status) }
             } else {
@@ -118,14 +119,17 @@ public struct SystemdNotifyService: Service {
 
     /// Sends; a failure is logged the first time and then every 100th time (a broken socket would otherwise log at
     /// every pet).
-    private func send(_ notifications: [SystemdNotification]) async {
+    @discardableResult
+    private func send(_ notifications: [SystemdNotification]) async -> Bool {
         do {
             try await notifier.send(notifications)
+            return true
         } catch {
             let count = sendFailures.count.add(1, ordering: .relaxed).newValue
             if count % 100 == 1 {
                 logger.warning("\(error) (failure \(count); logged every 100th time)")
             }
+            return false
         }
     }
 

@@ -150,11 +150,13 @@ struct SystemdNotifyTests {
             ))
             let announced = try await awaitAnnouncements(receiver, prefixes: ["listening on "], timeout: .seconds(60))
             let port = try #require(announced["listening on "].flatMap(portOf))
-            // Several pets fail meanwhile (every 200 ms).
-            try await Task.sleep(for: .seconds(2))
+            // It serves: a connection is accepted. (Well before the SIGTERM below: a connection accepted while the
+            // listener shuts down is another matter.)
             let connection = connectTCP(port: port)
             #expect(connection != nil)
             if let connection { close(connection) }
+            // Several pets fail meanwhile (every 200 ms).
+            try await Task.sleep(for: .seconds(2))
             let exit = await stopGracefully(receiver)
             #expect(exit == .exited(0), "\(String(describing: exit)): \(receiver.standardError.suffix(3000))")
             let failures = receiver.standardError.split(separator: "\n").filter { $0.contains("sd_notify to NOTIFY_SOCKET=\(missing) failed") }

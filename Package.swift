@@ -77,6 +77,7 @@ let package = Package(
         .target(
             name: "LogFerryNode",
             dependencies: [
+                "LogFerrySystemd",
                 "LogFerryBytes",
                 "LogFerrySpool",
                 "LogFerryWire",
@@ -109,6 +110,7 @@ let package = Package(
                 "LogFerryWire",
                 "LogFerryNode",
                 "LogFerryNATS",
+                "LogFerrySystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -154,6 +156,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // libsystemd (libsystemd-dev): sd-journal to read the journal, sd-daemon for sd_notify.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // The journal reader and sd_notify as a small async Swift API over CSystemd; no C pointer leaks out.
+        .target(
+            name: "LogFerrySystemd",
+            dependencies: [
+                "CSystemd",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "LogFerrySystemdTests", dependencies: ["LogFerrySystemd", "LogFerryTestSupport"]),
         .testTarget(
             name: "LogFerryNATSTests",
             dependencies: ["LogFerryNATS", "LogFerryTestSupport", .product(name: "Logging", package: "swift-log")]

@@ -21,6 +21,8 @@ struct RecordMetadata: Sendable, Hashable {
     /// The spool id this node had when it sealed the record (its own batch): a copy of the spool that took a
     /// new id still ships the copied records under the original origin, so they deduplicate against it.
     var sealedBy: SpoolID?
+    /// The journal cursor of the last entry in the batch, when the batch holds journal entries (journal source).
+    var journalCursor: String?
 
     /// Creates metadata; every entry is optional.
     init(upstream: UpstreamPosition? = nil, fileCheckpoints: [UInt8]? = nil) {
@@ -56,6 +58,8 @@ struct RecordMetadata: Sendable, Hashable {
         case origin = 3
         case sealedAt = 4
         case sealedBy = 5
+        /// Tag 12, not 6: leaves the next numbers to other entries being added at the same time.
+        case journalCursor = 12
     }
 
     /// The bytes stored in the spool record.
@@ -78,6 +82,9 @@ struct RecordMetadata: Sendable, Hashable {
         }
         if let sealedBy {
             Self.appendEntry(.sealedBy, sealedBy.bytes, to: &out)
+        }
+        if let journalCursor {
+            Self.appendEntry(.journalCursor, Array(journalCursor.utf8), to: &out)
         }
         if let origin {
             var body: [UInt8] = []
@@ -136,6 +143,8 @@ struct RecordMetadata: Sendable, Hashable {
                     throw RecordMetadataError(reason: "origin entry without a 16-byte spool id")
                 }
                 self.origin = coverage
+            case .journalCursor:
+                self.journalCursor = String(decoding: body, as: UTF8.self)
             case nil:
                 continue
             }

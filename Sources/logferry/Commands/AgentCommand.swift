@@ -59,8 +59,8 @@ struct AgentInputOptions: ParsableArguments {
         configuration.syslogMaxConnections = syslogMaxConnections
         configuration.syslogIdleTimeoutSeconds = syslogIdleTimeout
         // With no input, `--exit-when-drained` ships the spool's backlog and exits.
-        guard !file.isEmpty || stdin || syslogTCP != nil || syslogUDP != nil || exitWhenDrained else {
-            throw ConfigError.missing(key: "--file, --stdin, --syslog-tcp or --syslog-udp", role: "an agent")
+        guard !file.isEmpty || stdin || syslogTCP != nil || syslogUDP != nil || exitWhenDrained || configuration.journal || configuration.journalDir != nil else {
+            throw ConfigError.missing(key: "--file, --stdin, --syslog-tcp, --syslog-udp, --journal or --journal-dir", role: "an agent")
         }
         configuration.exitWhenDrained = exitWhenDrained
         configuration.maxLineBytes = maxLineBytes
@@ -92,6 +92,7 @@ struct AgentCommand: AsyncParsableCommand {
 
     @OptionGroup var inputs: AgentInputOptions
     @OptionGroup var filters: LineFilterOptions
+    @OptionGroup var journal: JournalOptions
     @OptionGroup var spoolOptions: SpoolOptions
     @OptionGroup var ship: ShipOptions
     @OptionGroup var common: CommonOptions
@@ -99,6 +100,7 @@ struct AgentCommand: AsyncParsableCommand {
     func run() async throws {
         var configuration = NodeConfiguration()
         try spoolOptions.apply(to: &configuration)
+        try journal.apply(to: &configuration)
         try inputs.apply(to: &configuration)
         try filters.apply(to: &configuration)
         guard ship.to != nil else { throw ValidationError("missing --to: an agent ships to an upstream HOST:PORT") }

@@ -43,13 +43,15 @@ enum ConfigFile {
             }
             seen.insert(key)
         }
+        try ConfigValue.checkJournal(configuration)
         guard seen.contains("spool") else {
             throw ConfigFileError(path: path, line: nil, key: "spool", problem: "missing: every node needs a spool directory")
         }
         let hasSource = seen.contains("listen") || !configuration.natsIn.isEmpty || configuration.stdin || !configuration.files.isEmpty
             || configuration.syslogTCP != nil || configuration.syslogUDP != nil
+            || configuration.journal || configuration.journalDir != nil
         guard hasSource else {
-            throw ConfigFileError(path: path, line: nil, key: "listen", problem: "missing: a node needs a source (listen, file, stdin, syslog-tcp or syslog-udp)")
+            throw ConfigFileError(path: path, line: nil, key: "listen", problem: "missing: a node needs a source (listen, file, stdin, syslog-tcp, syslog-udp, journal or journal-dir)")
         }
         return configuration
     }
@@ -221,5 +223,9 @@ struct ConfigKey: Sendable {
         "nats-max-age": .string { $0.natsMaxAge = try ConfigValue.duration($1, key: "nats-max-age") },
         "nats-format": .string { $0.natsFormat = try ConfigValue.natsFormat($1, key: "nats-format") },
         "nats-consumer": .string { $0.natsConsumer = try ConfigValue.natsName($1, key: "nats-consumer") },
+        "journal": .bool { $0.journal = $1 },
+        "journal-dir": .string { $0.journalDir = $1 },
+        "journal-match": .strings { $0.journalMatches = try ConfigValue.journalMatches($1, key: "journal-match") },
+        "journal-from": .string { $0.journalFrom = try ConfigValue.journalStart($1, key: "journal-from") },
     ]
 }

@@ -1,5 +1,6 @@
 import LogFerryNode
 import LogFerrySpool
+import LogFerrySystemd
 import LogFerryWire
 
 /// Everything a node needs to run, whichever way it was given: flags of `agent`, `relay`, `receive`, or a
@@ -144,6 +145,15 @@ struct NodeConfiguration: Sendable {
     var natsFormat: NATSPayloadFormat = .batch
     /// `nats-consumer`: the durable consumer name of the source.
     var natsConsumer: String = "logferry"
+    // Journal input.
+    /// `journal`: read this machine's systemd journal.
+    var journal: Bool = false
+    /// `journal-dir`: read the journal files in this directory instead.
+    var journalDir: String?
+    /// `journal-match`: FIELD=VALUE matches on the journal entries read (`+` starts an alternative group).
+    var journalMatches: [String] = []
+    /// `journal-from`: head | tail, where reading starts without a stored cursor.
+    var journalFrom: JournalStart = .head
 
     /// This machine's host name.
     static var defaultHostName: String {

@@ -37,6 +37,7 @@ struct NodeRunner {
             logger: Logger(label: "logferry.spool")
         )
         let key = try configuration.keyFile.map(Self.readKey)
+        let readiness = NodeReadiness(waitingFor: readinessSteps)
 
         var sources: [any Service] = []
         var sinks: [any Service] = []
@@ -67,11 +68,13 @@ struct NodeRunner {
                 logger: Logger(label: "logferry.listener"),
                 onListening: { address in
                     LogFerryRuntime.announce("listening on \(address.ipAddress ?? listen.host):\(address.port ?? listen.port)")
+                    readiness.started(Self.ferryListenerStep, detail: "listening on \(address.ipAddress ?? listen.host):\(address.port ?? listen.port)")
                 }
             )
             sources.append(server)
         }
-        sources += try agentSources(spool: spool)
+        sources += try agentSources(spool: spool, readiness: readiness)
+        sources += journalSources(spool: spool, readiness: readiness)
         if !configuration.natsIn.isEmpty {
             sources.append(try await NATSSource(
                 configuration: NATSSourceConfiguration(
@@ -167,6 +170,8 @@ struct NodeRunner {
         if let metrics = configuration.metricsListen {
             services.append(PrometheusEndpoint(host: metrics.host, port: metrics.port, registry: runtime.registry, logger: logger))
         }
+        // Last, so that a graceful shutdown tells systemd STOPPING=1 first.
+        services += systemdServices(spool: spool, readiness: readiness)
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
@@ -178,7 +183,7 @@ struct NodeRunner {
     }
 
     /// The agent's inputs: files, stdin, syslog.
-    func agentSources(spool: Spool) throws -> [any Service] {
+    func agentSources(spool: Spool, readiness: NodeReadiness = NodeReadiness(waitingFor: [])) throws -> [any Service] {
         var sources: [any Service] = []
         if !configuration.files.isEmpty {
             sources.append(FileSource(
@@ -206,6 +211,7 @@ struct NodeRunner {
                 filter: configuration.syslogFilter,
                 onListening: { transport, address in
                     LogFerryRuntime.announce("syslog \(transport) listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
+                    readiness.started("syslog \(transport)", detail: "syslog \(transport) on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
                 }
             ))
         }

@@ -86,10 +86,8 @@ public final class FerryServer: Service, Sendable {
                         try pipeline.addHandler(IdlePeerCloser(idle: idle, frameLimit: frameLimit))
                         try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(limit: frameLimit)))
                         try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
-                        return try NIOAsyncChannel<Frame, Frame>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4))
-                        )
+                        return try NIOAsyncChannel<Frame, Frame>.accepted(
+                            channel, configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4)))
                     }
                 }
         } catch {

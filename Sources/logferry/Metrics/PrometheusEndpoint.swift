@@ -1,4 +1,5 @@
 import Logging
+import LogFerryNode
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -18,7 +19,7 @@ struct PrometheusEndpoint: Service {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>.accepted(channel)
                 }
             }
         if let address = server.channel.localAddress {

@@ -74,10 +74,8 @@ struct SyslogServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(SyslogFrameDecoder(maxMessageBytes: maxMessageBytes))
                         )
-                        return try NIOAsyncChannel<SyslogFrame, Never>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 64))
-                        )
+                        return try NIOAsyncChannel<SyslogFrame, Never>.accepted(
+                            channel, configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 64)))
                     }
                 }
             tcpChannel = channel

@@ -26,6 +26,7 @@ public final class FerrySink: Service, Sendable {
         self.logger = logger
         self.metrics = FerrySinkMetrics()
         self.progress = FerrySinkProgress()
+        for upstream in configuration.upstreams { metrics.upstreamConnected(upstream).record(0) }
     }
 
     /// The highest local sequence the next hop has durably taken.

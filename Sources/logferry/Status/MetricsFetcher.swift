@@ -54,8 +54,12 @@ enum MetricsFetcher {
                             wrappingChannelSynchronously: channel)
                     }
                 }
+        } catch let error as NIOConnectionError {
+            // The first address's errno says it best ("Connection refused", "No route to host").
+            let reason = error.connectionErrors.first.flatMap { ($0.error as? IOError).map { String(cString: strerror($0.errnoCode)) } }
+            throw MetricsFetchError(description: "cannot connect to \(url.host):\(url.port): \(reason ?? "\(error)")")
         } catch {
-            throw MetricsFetchError(description: "cannot connect: \(error)")
+            throw MetricsFetchError(description: "cannot connect to \(url.host):\(url.port): \(error)")
         }
         let deadline = Task { [channel = channel.channel] in
             try await Task.sleep(for: timeout)

@@ -33,7 +33,7 @@ struct BufferDrain: Service {
                 // Whatever arrived up to now is stored; later log calls are dropped and counted.
                 buffer.close()
                 try await store(buffer.take(limit: .max))
-                reportDrops(final: true)
+                reportDrops()
                 group.cancelAll()
                 try await group.waitForAll()
             }
@@ -56,7 +56,7 @@ struct BufferDrain: Service {
             } else {
                 try await store(events)
             }
-            if lastWarning.map({ ContinuousClock.now - $0 >= warningInterval }) ?? true, reportDrops(final: false) {
+            if lastWarning.map({ ContinuousClock.now - $0 >= warningInterval }) ?? true, reportDrops() {
                 lastWarning = .now
             }
         }
@@ -68,14 +68,20 @@ struct BufferDrain: Service {
 
     /// Counts new drops and, if there were any, warns on standard error. Returns whether it warned.
     @discardableResult
-    private func reportDrops(final: Bool) -> Bool {
+    private func reportDrops() -> Bool {
         let new = buffer.takeNewDrops()
-        guard new > 0 else { return false }
-        dropped.increment(by: Int64(clamping: new))
-        let why = final
-            ? "logged after the LogFerryLoggingService stopped"
-            : "the log buffer (\(buffer.capacity) events, policy \(buffer.policy.rawValue)) was full: the spool is slower than the application logs"
-        let line = "LogFerryLogging: dropped \(new) log events (\(buffer.dropped) in all): \(why). Counted in logferry_logging_dropped_events_total.\n"
+        guard new.all > 0 else { return false }
+        dropped.increment(by: Int64(clamping: new.all))
+        var reasons: [String] = []
+        if new.all > new.afterClose {
+            reasons.append("\(new.all - new.afterClose) because the log buffer (\(buffer.capacity) events, policy "
+                + "\(buffer.policy.rawValue)) was full: the spool took events slower than the application logged them")
+        }
+        if new.afterClose > 0 {
+            reasons.append("\(new.afterClose) logged after the LogFerryLoggingService stopped")
+        }
+        let line = "LogFerryLogging: dropped \(new.all) log events (\(buffer.dropped) in all): \(reasons.joined(separator: "; ")). "
+            + "Counted in logferry_logging_dropped_events_total.\n"
         FileHandle.standardError.write(Data(line.utf8))
         return true
     }

@@ -20,6 +20,8 @@ final class LogEventBuffer: @unchecked Sendable {
     private var closed = false
     private var droppedTotal: UInt64 = 0
     private var droppedReported: UInt64 = 0
+    private var droppedAfterClose: UInt64 = 0
+    private var droppedAfterCloseReported: UInt64 = 0
     private var waiter: CheckedContinuation<Void, Never>?
     /// A ``wake()`` came while nobody waited: the next ``waitForEvents()`` returns at once.
     private var wakePending = false
@@ -41,6 +43,7 @@ final class LogEventBuffer: @unchecked Sendable {
         }
         if closed {
             droppedTotal += 1
+            droppedAfterClose += 1
             condition.unlock()
             return false
         }
@@ -147,12 +150,14 @@ final class LogEventBuffer: @unchecked Sendable {
         return droppedTotal
     }
 
-    /// The drops since the previous call (for the metric and the warning).
-    func takeNewDrops() -> UInt64 {
+    /// The drops since the previous call (for the metric and the warning): all of them, and of those the ones
+    /// logged after ``close()``.
+    func takeNewDrops() -> (all: UInt64, afterClose: UInt64) {
         condition.lock()
         defer { condition.unlock() }
-        let new = droppedTotal - droppedReported
+        let new = (droppedTotal - droppedReported, droppedAfterClose - droppedAfterCloseReported)
         droppedReported = droppedTotal
+        droppedAfterCloseReported = droppedAfterClose
         return new
     }
 }

@@ -56,10 +56,11 @@ struct ExampleAppTests {
             let out = try scene.path("out")
             let receiver = try await scene.node("receiver", ["receive", "--spool", try scene.path("receiver-spool"), "--out", out])
             let spool = try scene.path("app-spool")
-            let total = 12_000
+            // 20 s of logging at 1000/s: the kill after 3000 delivered lands mid-run even on a loaded machine.
+            let total = 20_000
             let common = ["--to", "127.0.0.1:\(receiver.port)", "--spool", spool, "--host-name", "example-host"]
 
-            let first = try app(common + ["--count", "\(total)", "--rate", "2000"], output: "app-1", scene: scene)
+            let first = try app(common + ["--count", "\(total)", "--rate", "1000"], output: "app-1", scene: scene)
             let midRun = await waitUntil(timeout: .seconds(120)) { ReceivedOutput.lineCount(in: out) >= 3_000 }
             #expect(midRun, "the first run shipped \(ReceivedOutput.lineCount(in: out)) lines; stderr:\n\(first.standardError.suffix(2000))")
             first.signal(SIGKILL)

@@ -71,6 +71,6 @@ struct ExampleAppCommand: AsyncParsableCommand {
             )
         )
         try await group.run()
-        print("done: logged \(count) messages from \(start), dropped \(logging.droppedEvents)")
+        print("done: logged \(messages.logged.value) messages from \(start), dropped \(logging.droppedEvents)")
     }
 }

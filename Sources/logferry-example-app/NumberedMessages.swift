@@ -2,20 +2,24 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Logs `message N` for N in `first ..< first + count`, paced at `rate` per second when given, then returns.
+/// Logs `message N` for N in `first ..< first + count`, paced at `rate` per second when given, then returns; a
+/// graceful shutdown (SIGTERM) stops it early. It prints `logged through N` (the last number logged) on the way out.
 struct NumberedMessages: Service {
     let first: Int
     let count: Int
     let rate: Double?
     let logger: Logger
+    /// How many messages were logged.
+    let logged = LoggedCount()
 
     func run() async throws {
         do {
             // SIGTERM stops the logging; what was logged is still stored and shipped by the logging service.
             try await cancelWhenGracefulShutdown { try await logAll() }
         } catch is CancellationError {
-            return
+            // Stopped early.
         }
+        print("logged through \(first + logged.value - 1)")
     }
 
     private func logAll() async throws {
@@ -29,7 +33,17 @@ struct NumberedMessages: Service {
             }
             let number = first + index
             logger.info("message \(number)", metadata: ["number": "\(number)"])
+            logged.increment()
         }
-        print("logged through \(first + count - 1)")
     }
+}
+
+/// A count one task increments and another reads afterwards.
+final class LoggedCount: Sendable {
+    private let lock = NSLock()
+    private nonisolated(unsafe) var count = 0
+
+    var value: Int { lock.withLock { count } }
+
+    func increment() { lock.withLock { count += 1 } }
 }

@@ -94,4 +94,30 @@ struct ExampleAppTests {
             #expect(await stopGracefully(try #require(receiver.process)) == .exited(0))
         }
     }
+
+    @Test("SIGTERM mid-run: the app stops logging, ships what it logged, and exits 0 once it is acknowledged")
+    func gracefulStop() async throws {
+        try await FerryScene.run("example-app-term") { scene in
+            let out = try scene.path("out")
+            let receiver = try await scene.node("receiver", ["receive", "--spool", try scene.path("receiver-spool"), "--out", out])
+            let app = try app(
+                ["--to", "127.0.0.1:\(receiver.port)", "--spool", try scene.path("app-spool"), "--host-name", "term-host",
+                 "--count", "100000", "--rate", "1000"],
+                output: "app", scene: scene)
+            let started = await waitUntil(timeout: .seconds(120)) { ReceivedOutput.lineCount(in: out) >= 500 }
+            #expect(started, "nothing shipped; stderr:\n\(app.standardError.suffix(2000))")
+            app.signal(SIGTERM)
+            let status = await app.wait(timeout: .seconds(120))
+            #expect(status == 0, "exit \(String(describing: status)); stderr:\n\(app.standardError.suffix(2000))")
+            // It exits only after the acknowledgement: everything it logged is already in the receiver's spool.
+            let last = try #require(app.standardOutput.split(separator: "\n").first { $0.hasPrefix("logged through ") }
+                .flatMap { Int($0.dropFirst("logged through ".count)) }, "\(app.standardOutput)")
+            #expect(last < 99_999, "SIGTERM came after the last message")
+            #expect(app.standardOutput.contains("dropped 0"), "\(app.standardOutput)")
+            let arrived = await waitUntil(timeout: .seconds(60)) { ReceivedOutput.lineCount(in: out) >= last + 1 }
+            #expect(arrived)
+            #expect(Self.receivedNumbers(out) == Array(0...last), "received \(numberRanges(Self.receivedNumbers(out)).prefix(5))")
+            #expect(await stopGracefully(try #require(receiver.process)) == .exited(0))
+        }
+    }
 }

@@ -63,7 +63,7 @@ struct BufferDrain: Service {
     }
 
     private func store(_ events: [Event]) async throws {
-        for event in events { try await ingest.add(event) }
+        try await ingest.add(contentsOf: events)
     }
 
     /// Counts new drops and, if there were any, warns on standard error. Returns whether it warned.

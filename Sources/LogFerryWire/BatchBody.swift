@@ -86,16 +86,46 @@ enum BatchBody {
         }
     }
 
-    /// Parses a body that must hold exactly `expectedEvents` events and nothing after them.
+    /// Parses a body that must hold exactly `expectedEvents` events and nothing after them, into a ``Batch``.
     ///
     /// With `materialize` false it only checks (the relay path); the returned batch is then empty.
-    /// Nothing is allocated from an unchecked count: every table and event needs at least one byte each,
-    /// so reservations are bounded by the body's size, which is bounded by the announced limit.
     static func parse(
         _ body: UnsafeRawBufferPointer,
         expectedEvents: UInt32,
         materialize: Bool
     ) throws(WireError) -> Batch {
+        var events: [Event] = []
+        var sourceNames: [String] = []
+        let host = try scan(body, expectedEvents: expectedEvents, fields: materialize) { tables in
+            sourceNames = tables.sources
+            // Each event takes at least 3 bytes; never reserve more than the body can hold.
+            if materialize { events.reserveCapacity(min(Int(expectedEvents), body.count / 3)) }
+        } event: { event in
+            guard materialize else { return }
+            events.append(Event(
+                timestamp: event.timestamp, source: sourceNames[event.sourceIndex], line: copy(event.line),
+                fields: event.fields))
+        }
+        return Batch(host: host, events: events)
+    }
+
+    /// Parses and checks a body that must hold exactly `expectedEvents` events and nothing after them,
+    /// handing each event to `event` as a view into `body` (no copy) once `tables` has seen the batch's
+    /// host and source names. Returns the host.
+    ///
+    /// The views are checked one by one: when this throws, some events may already have been visited, so a
+    /// caller that builds output from them discards it on error. With `fields` false, field values are
+    /// checked but not turned into dictionaries (``EventView/fields`` is empty).
+    /// Nothing is allocated from an unchecked count: every table and event needs at least one byte each,
+    /// so reservations are bounded by the body's size, which is bounded by the announced limit.
+    static func scan(
+        _ body: UnsafeRawBufferPointer,
+        expectedEvents: UInt32,
+        fields materializeFields: Bool,
+        tables: (BatchTables) -> Void,
+        event visit: (EventView) -> Void
+    ) throws(WireError) -> String {
+        let materialize = materializeFields
         var reader = WireReader(body)
         let version = try reader.readUInt8()
         guard version == formatVersion else {
@@ -138,11 +168,7 @@ enum BatchBody {
         guard eventCount == UInt64(expectedEvents) else {
             throw WireError(.malformed("batch body holds \(eventCount) events but declares \(expectedEvents)"))
         }
-        var events: [Event] = []
-        if materialize {
-            // Each event takes at least 3 bytes; never reserve more than the body can hold.
-            events.reserveCapacity(min(Int(eventCount), reader.remaining / 3))
-        }
+        tables(BatchTables(host: host, sources: sources))
         // Canonical form, so a decoded batch re-encodes to the same bytes: the first delta is 0, sources
         // are numbered in order of first use and every source and key is used.
         var sourcesUsed = 0
@@ -196,19 +222,18 @@ enum BatchBody {
                     fieldCache.insert(region, fields)
                 }
             }
-            if materialize {
-                events.append(Event(
-                    timestamp: timestamp, source: sources[Int(sourceIndex)], line: copy(line), fields: fields))
-            }
+            visit(EventView(
+                index: Int(eventIndex), timestamp: timestamp, sourceIndex: Int(sourceIndex), line: line, fields: fields))
         }
         guard sourcesUsed == sources.count, !keysUsed.contains(false) else {
             throw WireError(.malformed("the source or field-key table lists names no event uses"))
         }
         try reader.expectEnd()
-        return Batch(host: host, events: events)
+        return host
     }
 
-    private static func copy(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+    /// A new array holding `bytes` (one memcpy).
+    static func copy(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return [] }
         return [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
             UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: source, count: bytes.count))

@@ -40,7 +40,69 @@ public struct BatchDecoder {
         try open(sealed, materialize: false).host
     }
 
+    /// Checks and inflates `sealed` like ``decode(_:)``, then hands `tables` the batch's host and source
+    /// names and `event` every event in order as a view into the inflate buffer: the way a sink writes events
+    /// out without copying each line.
+    ///
+    /// When this throws (a malformed body is found part-way), some events may have been visited already:
+    /// discard what was built from them. With `fields` false, ``EventView/fields`` is empty.
+    public mutating func scan(
+        _ sealed: SealedBatch,
+        fields: Bool = true,
+        tables: (BatchTables) -> Void,
+        event: (EventView) -> Void
+    ) throws(WireError) {
+        try withInflated(sealed) { body throws(WireError) in
+            _ = try BatchBody.scan(body, expectedEvents: sealed.eventCount, fields: fields, tables: tables, event: event)
+        }
+    }
+
+    /// ``validate(_:)`` that also returns a copy of the inflated body when `keepingBody` is true, for a
+    /// reader of the same batch later on (``scan(_:inflated:fields:tables:event:)``).
+    public mutating func validate(
+        _ sealed: SealedBatch, keepingBody: Bool
+    ) throws(WireError) -> (host: String, inflated: InflatedBatch?) {
+        try withInflated(sealed) { body throws(WireError) in
+            let host = try BatchBody.parse(body, expectedEvents: sealed.eventCount, materialize: false).host
+            let kept = keepingBody
+                ? InflatedBatch(body: BatchBody.copy(body), eventCount: sealed.eventCount, crc32c: sealed.crc32c) : nil
+            return (host, kept)
+        }
+    }
+
+    /// ``scan(_:fields:tables:event:)`` over a body inflated before: when `inflated` belongs to `sealed`,
+    /// the body is parsed and checked again but not inflated; otherwise `sealed` is inflated as usual.
+    public mutating func scan(
+        _ sealed: SealedBatch,
+        inflated: InflatedBatch?,
+        fields: Bool = true,
+        tables: (BatchTables) -> Void,
+        event: (EventView) -> Void
+    ) throws(WireError) {
+        guard let inflated, inflated.belongs(to: sealed) else {
+            return try scan(sealed, fields: fields, tables: tables, event: event)
+        }
+        let result: Result<Void, WireError> = inflated.body.withUnsafeBytes { body in
+            do throws(WireError) {
+                _ = try BatchBody.scan(body, expectedEvents: sealed.eventCount, fields: fields, tables: tables, event: event)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+
     private mutating func open(_ sealed: SealedBatch, materialize: Bool) throws(WireError) -> Batch {
+        try withInflated(sealed) { body throws(WireError) in
+            try BatchBody.parse(body, expectedEvents: sealed.eventCount, materialize: materialize)
+        }
+    }
+
+    /// Checks the limits and the CRC, inflates `sealed` into the kept buffer and runs `body` on the result.
+    private mutating func withInflated<T>(
+        _ sealed: SealedBatch, _ body: (UnsafeRawBufferPointer) throws(WireError) -> T
+    ) throws(WireError) -> T {
         guard sealed.eventCount <= limits.maxEventsPerBatch else {
             throw WireError(.tooManyEvents(count: sealed.eventCount, limit: limits.maxEventsPerBatch))
         }
@@ -65,13 +127,12 @@ public struct BatchDecoder {
         // A big batch's buffer is not kept for the next one: a session must not pin memory while idle.
         defer { if buffer.count > Self.keptBufferBytes { buffer = [] } }
         let inflater = self.inflater
-        let result: Result<Batch, WireError> = sealed.compressed.withUnsafeBytes { input in
+        let result: Result<T, WireError> = sealed.compressed.withUnsafeBytes { input in
             buffer.withUnsafeMutableBytes { whole in
                 do throws(WireError) {
                     let output = UnsafeMutableRawBufferPointer(rebasing: whole[..<size])
                     try inflater.inflate(input, into: output)
-                    return .success(try BatchBody.parse(
-                        UnsafeRawBufferPointer(output), expectedEvents: sealed.eventCount, materialize: materialize))
+                    return .success(try body(UnsafeRawBufferPointer(output)))
                 } catch {
                     return .failure(error)
                 }

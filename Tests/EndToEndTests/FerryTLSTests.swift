@@ -37,26 +37,47 @@ struct FerryTLSTests {
         }
     }
 
-    @Test("mutual TLS: origin → relay → receive with client certificates; clients without one or with a foreign one are refused")
+    @Test("mutual TLS: origin → relay → receive with client certificates naming each host; no certificate, a foreign one, or another host's is refused")
     func mutualTLS() async throws {
         try await FerryScene.run("ferry-mtls") { scene in
             let pki = try TestCertificates(in: try scene.path("pki", create: true))
             let out = try scene.path("out", create: true)
+            let relayCertificate = try pki.client(for: "mtls-relay")
+            let originCertificate = try pki.client(for: "mtls-origin")
+            // The relay forwards other hosts' batches: the receiver must name it a trusted relay.
             let receiver = try await scene.node("receiver", [
                 "receive", "--spool", try scene.path("spool-receiver"), "--out", out,
                 "--tls-cert", pki.serverCertificate, "--tls-key", pki.serverKey, "--tls-client-ca", pki.caCertificate,
+                "--trusted-relays", "mtls-relay",
             ])
             let relay = try await scene.node("relay", [
                 "relay", "--spool", try scene.path("spool-relay"), "--to", "127.0.0.1:\(receiver.port)",
+                "--host-name", "mtls-relay",
                 "--tls-cert", pki.serverCertificate, "--tls-key", pki.serverKey, "--tls-client-ca", pki.caCertificate,
                 "--tls-ca", pki.caCertificate, "--tls-server-name", "localhost",
-                "--tls-client-cert", pki.clientCertificate, "--tls-client-key", pki.clientKey,
+                "--tls-client-cert", relayCertificate.certificate, "--tls-client-key", relayCertificate.key,
             ])
             try await Self.ship(
                 scene, host: "mtls-origin", port: relay.port,
-                tls: TLSClientOptions(caPath: pki.caCertificate, certificatePath: pki.clientCertificate, keyPath: pki.clientKey),
+                tls: TLSClientOptions(caPath: pki.caCertificate, certificatePath: originCertificate.certificate, keyPath: originCertificate.key),
                 out: out
             )
+
+            // A valid certificate of this CA, but for another host: the hello's host name must be one of its names.
+            let impostor = try await TestOrigin(
+                host: "impostor", source: "rogue", directory: try scene.path("spool-impostor"),
+                upstreams: [Upstream(host: "127.0.0.1", port: receiver.port)],
+                tls: TLSClientOptions(caPath: pki.caCertificate, certificatePath: originCertificate.certificate, keyPath: originCertificate.key)
+            )
+            try await impostor.append(lines: 0..<100, batchSize: 100)
+            let impostorFailures = try await impostor.shipping {
+                try await impostor.logs.waitFor(2, atLeast: .warning, deadline: .seconds(60))
+            }
+            print("mutual TLS, another host's certificate: \(impostorFailures.prefix(1))")
+            #expect(await impostor.sink.acknowledged == 0, "a client claiming another host than its certificate got batches acknowledged")
+            #expect(!FileManager.default.fileExists(atPath: out + "/impostor"), "a client claiming another host got output written")
+            #expect(impostorFailures.allSatisfy { $0.contains("'mtls-origin'") && $0.contains("'impostor'") },
+                    "each failure should name the certificate's names and the claimed host: \(impostorFailures)")
 
             // The same trust, no client certificate: the receiver must refuse every attempt.
             let rogue = try await TestOrigin(

@@ -141,6 +141,20 @@ struct UpstreamRotationTests {
         #expect(longest > .milliseconds(10))
     }
 
+    @Test("when every upstream refuses outright the wait stays within 1 s; a timeout backs off fully again")
+    func refusedRetriesPromptly() {
+        var rng = SystemRandomNumberGenerator()
+        let backoff = Backoff(base: .milliseconds(100), cap: .seconds(60))
+        var rotation = UpstreamRotation(count: 2, selection: .failover, backoff: backoff, using: &rng)
+        for _ in 0..<40 {
+            #expect(rotation.connectionEnded(madeProgress: false, refused: true, using: &rng) <= UpstreamRotation.refusedRetryCap)
+        }
+        // One upstream now times out instead: the round is no longer all refusals, the backoff shows again.
+        var longest = Duration.zero
+        for _ in 0..<20 { longest = max(longest, rotation.connectionEnded(madeProgress: false, refused: false, using: &rng)) }
+        #expect(longest > UpstreamRotation.refusedRetryCap)
+    }
+
     @Test("round-robin starts anywhere and moves on after every connection")
     func roundRobin() {
         var rng = SystemRandomNumberGenerator()

@@ -39,6 +39,20 @@ public struct TestCertificates: Sendable {
             caKey: caKey, caCertificate: caCertificate, directory: directory, curve: curve)
     }
 
+    /// Issues a client certificate for `host` (CN and DNS SAN `host`), signed by this CA, into the CA's
+    /// directory: with mutual TLS a node's `--host-name` must be one of its certificate's names.
+    public func client(for host: String) throws -> (certificate: String, key: String) {
+        let directory = (caCertificate as NSString).deletingLastPathComponent
+        let certificate = directory + "/client-\(host).pem"
+        let key = directory + "/client-\(host).key"
+        try Self.issue(
+            name: "client-\(host)", subject: "/CN=\(host)", key: key, certificate: certificate,
+            extensions: "subjectAltName=DNS:\(host)\nextendedKeyUsage=clientAuth\n",
+            caKey: directory + "/ca.key", caCertificate: caCertificate, directory: directory,
+            curve: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        return (certificate, key)
+    }
+
     private static func issue(
         name: String, subject: String, key: String, certificate: String, extensions: String,
         caKey: String, caCertificate: String, directory: String, curve: [String]

@@ -140,6 +140,12 @@ public final class FerryServer: Service, Sendable {
         return owners
     }
 
+    /// With mutual TLS, how a session reads the certificate its client presented.
+    static func clientCertificate(of channel: any Channel, mutualTLS: Bool) -> (@Sendable () async -> NIOSSLCertificate?)? {
+        guard mutualTLS else { return nil }
+        return { try? await channel.nioSSL_peerCertificate().get() }
+    }
+
     /// The largest frame accepted before the client hello: enough for any hello with a long host name.
     static let handshakeFrameBytes: UInt32 = 8 << 10
 
@@ -165,12 +171,14 @@ public final class FerryServer: Service, Sendable {
             return
         }
         do {
+            let clientCertificate = Self.clientCertificate(of: connection.channel, mutualTLS: configuration.tls?.clientCAPath != nil)
             try await connection.executeThenClose { inbound, outbound in
                 let frameLimit = try? await connection.channel.pipeline.handler(type: IdlePeerCloser.self).get().frameLimit
                 let session = FerryServerSession(
                     server: self, inbound: inbound, outbound: outbound, peer: peer,
                     closeChannel: { [channel = connection.channel] in channel.close(promise: nil) },
                     frameLimit: frameLimit,
+                    clientCertificate: clientCertificate,
                     logger: logger
                 )
                 try await cancelWhenGracefulShutdown { try await session.run() }

@@ -34,6 +34,9 @@ public struct FerryServerConfiguration: Sendable {
     /// Bytes of batches taken off the sockets and not yet stored, over all sessions; past it a batch is
     /// refused with retry-later (counted).
     public var maxBufferBytes: Int = 256 << 20
+    /// Where checked, inflated batch bodies go for this node's file sink, so it does not inflate them again;
+    /// nil when the node writes no files.
+    public var inflatedBatches: InflatedBatchCache? = nil
 
     /// Creates a configuration.
     public init(
@@ -47,8 +50,10 @@ public struct FerryServerConfiguration: Sendable {
         maxSessions: Int = 4096,
         maxBufferBytes: Int = 256 << 20,
         keys: HandshakeKeys? = nil,
-        trustedRelays: Set<String> = []
+        trustedRelays: Set<String> = [],
+        inflatedBatches: InflatedBatchCache? = nil
     ) {
+        self.inflatedBatches = inflatedBatches
         self.maxSessions = maxSessions
         self.maxBufferBytes = maxBufferBytes
         self.trustedRelays = trustedRelays

@@ -2,6 +2,7 @@ import LogFerrySpool
 import LogFerryWire
 import Logging
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// One accepted ferry connection, from the server hello to bye: the I/O around ``ServerProtocolState``.
@@ -20,6 +21,8 @@ final class FerryServerSession: Sendable {
     let protocolState: Mutex<ServerProtocolState>
     /// The connection's frame size limit (small until the client has authenticated).
     let frameLimit: FrameSizeLimit?
+    /// With mutual TLS, the certificate the client presented; nil without.
+    let clientCertificate: (@Sendable () async -> NIOSSLCertificate?)?
 
     /// What the acker does, in arrival order: wait for a batch to be durable and ack it, or say bye.
     enum Ticket: Sendable {
@@ -35,9 +38,11 @@ final class FerryServerSession: Sendable {
         peer: String,
         closeChannel: @escaping @Sendable () -> Void,
         frameLimit: FrameSizeLimit? = nil,
+        clientCertificate: (@Sendable () async -> NIOSSLCertificate?)? = nil,
         logger: Logger
     ) {
         self.frameLimit = frameLimit
+        self.clientCertificate = clientCertificate
         self.server = server
         self.inbound = inbound
         self.outbound = outbound
@@ -119,7 +124,19 @@ final class FerryServerSession: Sendable {
         }
         let registry = server.registry
         // With per-host keys the proof names the host: the spool id stays bound to the host that first used it.
-        let identity = server.configuration.keys.provesHostName ? client.hostName : nil
+        var identity = server.configuration.keys.provesHostName ? client.hostName : nil
+        if let clientCertificate {
+            // With mutual TLS the certificate names the host: the hello must claim one of its names.
+            let vouched = await clientCertificate().flatMap(CertificateIdentity.init)
+            guard let vouched, vouched.vouches(for: client.hostName) else {
+                let names = vouched.map { $0.names.map { "'\($0)'" }.joined(separator: ", ") } ?? "nothing readable"
+                try await refuseAndClose(protocolState.withLock {
+                    $0.refuseSession(.unauthorized, reason: "the client certificate names \(names), not host '\(client.hostName)'; give this node a certificate whose CN or a DNS SAN is its --host-name")
+                })
+                return
+            }
+            identity = client.hostName
+        }
         if let identity, let owner = await registry.bind(spoolID, to: identity), owner != identity {
             server.metrics.refusals(.unauthorized).increment()
             try await refuseAndClose(protocolState.withLock {
@@ -223,8 +240,10 @@ final class FerryServerSession: Sendable {
                 let position = UpstreamPosition(spoolID: spoolID, sequence: batch.sequence, part: batch.part, partCount: batch.partCount)
                 let now = ContinuousClock.now
                 let batchHost: String
+                let inflated: InflatedBatch?
                 do {
-                    batchHost = try decoder.validate(batch.batch)
+                    (batchHost, inflated) = try decoder.validate(
+                        batch.batch, keepingBody: server.configuration.inflatedBatches != nil)
                 } catch {
                     server.metrics.malformedFrames.increment()
                     logger.warning("batch \(batch.sequence) from \(host) is malformed: \(error)")
@@ -241,7 +260,7 @@ final class FerryServerSession: Sendable {
                 guard let coverage = OriginCoverage(batch.origin, eventCount: batch.batch.eventCount) else { continue }
                 let pending: SpoolPendingAppend?
                 do {
-                    pending = try await admit(batch, coverage: coverage, position: position, decoder: &decoder)
+                    pending = try await admit(batch, coverage: coverage, position: position, inflated: inflated, decoder: &decoder)
                 } catch let error as SpoolError where error.kind == .noSpace {
                     // Our disk is full: the sender keeps the batch and retries later; other sessions go on.
                     logger.error("\(error)")
@@ -263,7 +282,8 @@ final class FerryServerSession: Sendable {
     /// Returns the write to wait for before acknowledging (a copy of something still being written waits
     /// for that write), or nil when everything it covers is already durable.
     private func admit(
-        _ batch: BatchFrame, coverage: OriginCoverage, position: UpstreamPosition, decoder: inout BatchDecoder
+        _ batch: BatchFrame, coverage: OriginCoverage, position: UpstreamPosition, inflated: InflatedBatch?,
+        decoder: inout BatchDecoder
     ) async throws -> SpoolPendingAppend? {
         let registry = server.registry
         let spool = server.spool
@@ -279,6 +299,9 @@ final class FerryServerSession: Sendable {
                 let metadata = RecordMetadata(upstream: position, origin: coverage).encoded()
                 let written = try await spool.enqueue(batch.batch.serialized(), metadata: metadata)
                 await registry.held([coverage], pending: written)
+                if let inflated, case .stored(let sequence) = written.result {
+                    server.configuration.inflatedBatches?.put(inflated, sequence: sequence)
+                }
                 metrics.batchesIn.increment()
                 metrics.eventsIn.increment(by: Int64(batch.batch.eventCount))
                 metrics.bytesIn.increment(by: Int64(batch.batch.compressed.count))

@@ -60,6 +60,7 @@ public final class FerrySink: Service, Sendable {
         while !Task.isCancelled {
             let upstream = configuration.upstreams[rotation.current]
             var slow = false
+            var refused = false
             let session = Mutable<FerryClientSession?>(nil)
             do {
                 try await ship(to: upstream, session: session, replay: replay)
@@ -68,6 +69,7 @@ public final class FerrySink: Service, Sendable {
                 break
             } catch let error as FerrySinkError {
                 slow = error.isConfigurationProblem
+                refused = error.isConnectionRefused
                 logger.warning("\(error)")
             } catch {
                 if Task.isCancelled { break }
@@ -76,7 +78,7 @@ public final class FerrySink: Service, Sendable {
             if Task.isCancelled { break }
             metrics.reconnects.increment()
             let progressed = await session.value?.madeProgress ?? false
-            var delay = rotation.connectionEnded(madeProgress: progressed, using: &rng)
+            var delay = rotation.connectionEnded(madeProgress: progressed, refused: refused, using: &rng)
             if slow { delay = max(delay, rotation.cap) }
             logger.debug("next upstream \(configuration.upstreams[rotation.current]) in \(delay)")
             do {

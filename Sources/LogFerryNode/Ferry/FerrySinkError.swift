@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import LogFerryWire
 
 /// Why a ferry connection ended.
@@ -8,6 +10,22 @@ enum FerrySinkError: Error, CustomStringConvertible {
     case refused(Upstream, RefusalCode, String)
     case stalled(Upstream, Duration)
     case goingAway(Upstream, String)
+
+    /// Whether the upstream's host answered the connection attempt with a refusal (nothing listening on the
+    /// port: the node is restarting or down while its host is up). Retrying soon costs nothing, and a
+    /// receiver coming back after an outage is then found within about a second.
+    var isConnectionRefused: Bool {
+        guard case .cannotConnect(_, let error) = self else { return false }
+        return Self.isRefused(error)
+    }
+
+    private static func isRefused(_ error: any Error) -> Bool {
+        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
+        if let error = error as? NIOConnectionError {
+            return !error.connectionErrors.isEmpty && error.connectionErrors.allSatisfy { isRefused($0.error) }
+        }
+        return false
+    }
 
     /// Problems that retrying soon will not fix (a wrong key, a version mismatch): retried slowly.
     var isConfigurationProblem: Bool {
@@ -27,7 +45,7 @@ enum FerrySinkError: Error, CustomStringConvertible {
         case .refused(let upstream, let code, let reason):
             switch code {
             case .unauthorized:
-                return "upstream \(upstream) refused us as unauthorized: \(reason). Check that --key-file holds the same key on both ends; retrying slowly."
+                return "upstream \(upstream) refused us as unauthorized: \(reason). Check the key (--key-file or --key-dir on both ends) or, with mutual TLS, the client certificate's names; retrying slowly."
             case .unsupportedVersion:
                 return "upstream \(upstream) does not speak our protocol version: \(reason). Upgrade one side; retrying slowly."
             default:

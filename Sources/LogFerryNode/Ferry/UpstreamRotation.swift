@@ -15,6 +15,8 @@ struct UpstreamRotation: Sendable {
     private var backoff: Backoff
     /// Connections in a row that made no progress.
     private(set) var failuresInARow = 0
+    /// Of those, how many were refused outright by the upstream's host.
+    private var refusedInARow = 0
 
     init<RNG: RandomNumberGenerator>(count: Int, selection: UpstreamSelection, backoff: Backoff, using rng: inout RNG) {
         self.count = max(count, 1)
@@ -22,11 +24,20 @@ struct UpstreamRotation: Sendable {
         self.current = selection == .roundRobin ? Int.random(in: 0..<max(count, 1), using: &rng) : 0
     }
 
+    /// The longest wait after a round in which every upstream refused the connection outright (their hosts
+    /// are up, the nodes are not): such attempts cost nothing, so a restarted receiver is found promptly.
+    static let refusedRetryCap: Duration = .seconds(1)
+
     /// Notes how the connection to ``current`` ended and moves on; returns how long to wait before the next.
-    mutating func connectionEnded<RNG: RandomNumberGenerator>(madeProgress: Bool, using rng: inout RNG) -> Duration {
+    /// `refused` says the attempt was refused by the upstream's host (nothing listening).
+    mutating func connectionEnded<RNG: RandomNumberGenerator>(
+        madeProgress: Bool, refused: Bool = false, using rng: inout RNG
+    ) -> Duration {
+        if refused { refusedInARow += 1 } else if !madeProgress { refusedInARow = 0 }
         current = (current + 1) % count
         if madeProgress {
             failuresInARow = 0
+            refusedInARow = 0
             backoff.reset()
             return .nanoseconds(Int64.random(in: 0...Int64(max(backoff.base.nanoseconds, 0)), using: &rng))
         }
@@ -35,7 +46,12 @@ struct UpstreamRotation: Sendable {
             // Others remain untried in this round: go to the next one promptly.
             return .nanoseconds(Int64.random(in: 0...Int64(max(backoff.base.nanoseconds, 0)), using: &rng))
         }
-        return backoff.next(using: &rng)
+        let delay = backoff.next(using: &rng)
+        guard refusedInARow >= count else { return delay }
+        // Every upstream refused in this round: retry within the short cap (still jittered), keeping the
+        // backoff's growth for when the failures turn into timeouts.
+        let cap = Self.refusedRetryCap.nanoseconds
+        return delay.nanoseconds <= cap ? delay : .nanoseconds(Int64.random(in: Int64(cap / 2)...Int64(cap), using: &rng))
     }
 
     /// The largest delay, for problems retrying soon will not fix (a wrong key, a version mismatch).

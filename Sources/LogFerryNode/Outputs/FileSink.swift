@@ -17,6 +17,8 @@ public struct FileSinkConfiguration: Sendable {
     public var commitInterval: Duration
     /// The spool cursor this sink advances.
     public var cursorName: String
+    /// Bodies the node's listener inflated already (``InflatedBatchCache``); nil to inflate every record.
+    public var inflatedBatches: InflatedBatchCache?
 
     /// Creates a configuration.
     public init(
@@ -24,8 +26,10 @@ public struct FileSinkConfiguration: Sendable {
         format: EventFormat = .raw,
         maxFileBytes: UInt64 = 256 << 20,
         commitInterval: Duration = .milliseconds(200),
-        cursorName: String = "file"
+        cursorName: String = "file",
+        inflatedBatches: InflatedBatchCache? = nil
     ) {
+        self.inflatedBatches = inflatedBatches
         self.directory = directory
         self.format = format
         self.maxFileBytes = maxFileBytes

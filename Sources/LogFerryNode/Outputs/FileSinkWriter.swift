@@ -17,7 +17,12 @@ struct FileSinkWriter {
     private(set) var committedThrough: UInt64
     private var writtenThrough: UInt64
     private var open: [String: OutputFile] = [:]
-    private var buffers: [String: [UInt8]] = [:]
+    /// The current batch's output, one buffer per file, in order of first use.
+    private var outputs: [(relative: String, bytes: [UInt8])] = []
+    private var formatter: EventFormatter
+    /// Output file names of sources seen, so the file-safe name is computed once per source. Keyed by the
+    /// UTF-8 bytes, like ``hostDirectories``.
+    private var sourceFileNames: [[UInt8]: String] = [:]
     /// Keyed by the UTF-8 bytes: Swift string equality would merge canonically equivalent host names.
     private var hostDirectories: [[UInt8]: String] = [:]
     private let root: String
@@ -48,6 +53,7 @@ struct FileSinkWriter {
         }
         self.committedState = state
         self.liveState = state
+        self.formatter = EventFormatter(format: sink.configuration.format)
         self.committedThrough = position.committed
         self.writtenThrough = position.committed
         try recover()
@@ -86,44 +92,49 @@ struct FileSinkWriter {
     }
 
     /// Writes the events of one spool record to their files (not yet durable), skipping what was written before.
+    ///
+    /// The common case, a batch wholly new, is formatted straight from the inflate buffer into one buffer per
+    /// output file and written with one `write` per file; only a batch that is partly a duplicate is decoded
+    /// into events to be trimmed.
     mutating func write(_ record: SpoolRecord, decoder: inout BatchDecoder) async throws {
-        var batch: Batch
+        let sealed: SealedBatch
         let coverage: OriginCoverage
         do {
-            let sealed = try SealedBatch(serialized: record.payload)
-            batch = try decoder.decode(sealed)
+            sealed = try SealedBatch(serialized: record.payload)
             coverage = OriginCoverage.of(
                 sequence: record.sequence, metadata: try RecordMetadata(decoding: record.metadata),
                 eventCount: sealed.eventCount, spoolID: sink.spool.id)
         } catch {
-            sink.quarantined.increment()
-            sink.logger.error("file sink: spool record \(record.sequence) does not decode (\(error)); skipping it")
-            writtenThrough = record.sequence
+            quarantine(record, error)
             return
         }
         // Exactly once by origin: a batch that reached the spool twice, or a record read again, is written once.
-        switch liveState.ledger.missing(coverage) {
-        case .nothing:
-            sink.duplicates.increment()
-            writtenThrough = record.sequence
-            return
-        case .everything:
-            break
-        case .some(let pieces):
-            var kept: [Event] = []
-            for part in OriginCoverage.grouping(pieces, origin: coverage.origin) {
-                kept += OriginTrimmer.select(batch.events, of: coverage, within: part)
+        let events: Int
+        do {
+            switch liveState.ledger.missing(coverage) {
+            case .nothing:
+                sink.duplicates.increment()
+                writtenThrough = record.sequence
+                return
+            case .everything:
+                events = try format(
+                    sealed, inflated: sink.configuration.inflatedBatches?.take(record.sequence), decoder: &decoder)
+            case .some(let pieces):
+                var batch = try decoder.decode(sealed)
+                var kept: [Event] = []
+                for part in OriginCoverage.grouping(pieces, origin: coverage.origin) {
+                    kept += OriginTrimmer.select(batch.events, of: coverage, within: part)
+                }
+                batch.events = kept
+                events = format(batch)
             }
-            batch.events = kept
+        } catch {
+            outputs.removeAll(keepingCapacity: true)
+            quarantine(record, error)
+            return
         }
         liveState.ledger.insert(coverage, now: ListenerState.now())
-        let format = sink.configuration.format
-        let hostDirectory = self.hostDirectory(batch.host)
-        for event in batch.events {
-            let relative = hostDirectory + "/" + Self.outputName(event.source)
-            format.append(event, host: batch.host, to: &buffers[relative, default: []])
-        }
-        let newFiles = buffers.keys.filter { liveState.files[$0] == nil }
+        let newFiles = outputs.indices.map { outputs[$0].relative }.filter { liveState.files[$0] == nil }
         if !newFiles.isEmpty {
             // A file is in the committed state before its first byte is written, so recovery cuts back
             // what is written after, and keeps what was there.
@@ -131,14 +142,67 @@ struct FileSinkWriter {
             for relative in newFiles { committedState.files[relative] = liveState.files[relative] }
             try saveState(committedState)
         }
-        for (relative, bytes) in buffers where !bytes.isEmpty {
-            try file(relative).write(bytes)
-            liveState.files[relative, default: .init(generation: 0, length: 0)].length += UInt64(bytes.count)
-            sink.bytesOut.increment(by: Int64(bytes.count))
+        for index in outputs.indices where !outputs[index].bytes.isEmpty {
+            let relative = outputs[index].relative
+            try file(relative).write(outputs[index].bytes)
+            let count = outputs[index].bytes.count
+            liveState.files[relative, default: .init(generation: 0, length: 0)].length += UInt64(count)
+            sink.bytesOut.increment(by: Int64(count))
         }
-        sink.eventsOut.increment(by: Int64(batch.events.count))
-        buffers.removeAll(keepingCapacity: true)
+        sink.eventsOut.increment(by: Int64(events))
+        outputs.removeAll(keepingCapacity: true)
         writtenThrough = record.sequence
+    }
+
+    private mutating func quarantine(_ record: SpoolRecord, _ error: any Error) {
+        sink.quarantined.increment()
+        sink.logger.error("file sink: spool record \(record.sequence) does not decode (\(error)); skipping it")
+        writtenThrough = record.sequence
+    }
+
+    /// Formats every event of `sealed` into ``outputs`` from the decoder's buffer; returns the event count.
+    private mutating func format(_ sealed: SealedBatch, inflated: InflatedBatch?, decoder: inout BatchDecoder) throws -> Int {
+        let json = formatter.format == .json
+        var host: [UInt8] = []
+        var slots: [Int] = []
+        var sourceNames: [[UInt8]] = []
+        var count = 0
+        try decoder.scan(sealed, inflated: inflated, fields: json) { tables in
+            let directory = hostDirectory(tables.host)
+            if json { host = EventFormatter.jsonString(tables.host) }
+            slots = tables.sources.map { outputSlot(directory + "/" + outputName($0)) }
+            if json { sourceNames = tables.sources.map(EventFormatter.jsonString) }
+        } event: { event in
+            let slot = slots[event.sourceIndex]
+            formatter.append(
+                line: event.line, timestamp: event.timestamp, fields: event.fields,
+                host: host, source: json ? sourceNames[event.sourceIndex] : [], to: &outputs[slot].bytes)
+            count += 1
+        }
+        return count
+    }
+
+    /// Formats the events of a decoded (trimmed) batch into ``outputs``; returns the event count.
+    private mutating func format(_ batch: Batch) -> Int {
+        let directory = hostDirectory(batch.host)
+        let host = EventFormatter.jsonString(batch.host)
+        for event in batch.events {
+            let slot = outputSlot(directory + "/" + outputName(event.source))
+            event.line.withUnsafeBytes { line in
+                formatter.append(
+                    line: line, timestamp: event.timestamp, fields: event.fields,
+                    host: host, source: EventFormatter.jsonString(event.source), to: &outputs[slot].bytes)
+            }
+        }
+        return batch.events.count
+    }
+
+    /// The index in ``outputs`` of the buffer for the file `relative`, added when missing. A batch has a
+    /// few sources, so a linear search beats hashing; two sources with one file share one buffer, in order.
+    private mutating func outputSlot(_ relative: String) -> Int {
+        if let index = outputs.firstIndex(where: { $0.relative == relative }) { return index }
+        outputs.append((relative, []))
+        return outputs.count - 1
     }
 
     /// Takes over a file this sink has no state for: its current bytes are kept (committed with the next
@@ -216,6 +280,17 @@ struct FileSinkWriter {
         if let known = hostDirectories[key] { return known }
         let name = OutputName.component(host)
         hostDirectories[key] = name
+        return name
+    }
+
+    /// The output file name for a source, computed once per source name.
+    private mutating func outputName(_ source: String) -> String {
+        let key = Array(source.utf8)
+        if let known = sourceFileNames[key] { return known }
+        // Bounded like the open files: a sink fed ever-new source names must not grow without end.
+        if sourceFileNames.count >= 4096 { sourceFileNames.removeAll(keepingCapacity: true) }
+        let name = Self.outputName(source)
+        sourceFileNames[key] = name
         return name
     }
 

@@ -91,6 +91,7 @@ struct AgentCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var inputs: AgentInputOptions
+    @OptionGroup var filters: LineFilterOptions
     @OptionGroup var spoolOptions: SpoolOptions
     @OptionGroup var ship: ShipOptions
     @OptionGroup var common: CommonOptions
@@ -99,6 +100,7 @@ struct AgentCommand: AsyncParsableCommand {
         var configuration = NodeConfiguration()
         try spoolOptions.apply(to: &configuration)
         try inputs.apply(to: &configuration)
+        try filters.apply(to: &configuration)
         try ship.apply(to: &configuration)
         try common.apply(to: &configuration)
         try await NodeRunner.run(configuration, label: "logferry.agent")

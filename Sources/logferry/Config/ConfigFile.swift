@@ -201,5 +201,16 @@ struct ConfigKey: Sendable {
             guard $1 >= 1 else { throw ConfigError.badValue(key: "syslog-idle-timeout", value: "\($1)", expected: "at least 1 (seconds)") }
             $0.syslogIdleTimeoutSeconds = $1
         },
+        // Line filters and multi-line events (Node/LineFilterOptions.swift).
+        "file-include": .strings { $0.fileFilter.include = try $1.map { try ConfigValue.regex($0, key: "file-include") } },
+        "file-exclude": .strings { $0.fileFilter.exclude = try $1.map { try ConfigValue.regex($0, key: "file-exclude") } },
+        "stdin-include": .strings { $0.stdinFilter.include = try $1.map { try ConfigValue.regex($0, key: "stdin-include") } },
+        "stdin-exclude": .strings { $0.stdinFilter.exclude = try $1.map { try ConfigValue.regex($0, key: "stdin-exclude") } },
+        "syslog-include": .strings { $0.syslogFilter.include = try $1.map { try ConfigValue.regex($0, key: "syslog-include") } },
+        "syslog-exclude": .strings { $0.syslogFilter.exclude = try $1.map { try ConfigValue.regex($0, key: "syslog-exclude") } },
+        "multiline-start": .string { try $0.setMultilineStart(ConfigValue.regex($1, key: "multiline-start")) },
+        "multiline-continue": .string { try $0.setMultilineContinue(ConfigValue.regex($1, key: "multiline-continue")) },
+        "multiline-timeout": .string { $0.multilineTimeout = try ConfigValue.multilineTimeout($1, key: "multiline-timeout") },
+        "multiline-max-bytes": .int { $0.multilineMaxBytes = try ConfigValue.multilineMaxBytes($1, key: "multiline-max-bytes") },
     ]
 }

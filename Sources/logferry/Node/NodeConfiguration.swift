@@ -103,6 +103,22 @@ struct NodeConfiguration: Sendable {
     /// `batch-events`, `batch-bytes`, `linger-ms`, `compression-level`: when batches are sealed and how.
     var batch: BatchPolicy = BatchPolicy()
 
+    // Line filters and multi-line events (Node/LineFilterOptions.swift).
+    /// `file-include`, `file-exclude`: which file lines (events) ship.
+    var fileFilter: LineFilter = .none
+    /// `stdin-include`, `stdin-exclude`: which stdin lines ship.
+    var stdinFilter: LineFilter = .none
+    /// `syslog-include`, `syslog-exclude`: which syslog messages ship.
+    var syslogFilter: LineFilter = .none
+    /// `multiline-start`: a file line matching it starts an event.
+    var multilineStart: LineRegex?
+    /// `multiline-continue`: a file line matching it continues the event before it.
+    var multilineContinue: LineRegex?
+    /// `multiline-timeout`: an unfinished event ships after this long without a new line.
+    var multilineTimeout: Duration = .seconds(2)
+    /// `multiline-max-bytes`: events are cut at this size.
+    var multilineMaxBytes: Int = 1 << 20
+
     // Observability.
     /// `metrics-listen`: HOST:PORT of the Prometheus endpoint.
     var metricsListen: Upstream?

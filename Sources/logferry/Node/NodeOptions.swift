@@ -63,7 +63,7 @@ struct ListenOptions: ParsableArguments {
     @Option(name: .customLong("key-dir"), help: "Directory of per-host keys (HOST.key): each client proves its own host name and may send only its own batches.")
     var keyDir: String?
 
-    @Option(name: .customLong("trusted-relays"), help: "With --key-dir: host names (comma-separated) allowed to forward other origins' batches.")
+    @Option(name: .customLong("trusted-relays"), help: "With --key-dir or mutual TLS (--tls-client-ca): host names (comma-separated) allowed to forward other origins' batches.")
     var trustedRelays: String?
 
     func apply(to configuration: inout NodeConfiguration) throws {

@@ -40,6 +40,8 @@ struct NodeRunner {
 
         var sources: [any Service] = []
         var sinks: [any Service] = []
+        // A receiver that writes files hands the bodies it inflated to check them to its file sink.
+        let inflatedBatches = configuration.listen != nil && configuration.out != nil ? InflatedBatchCache() : nil
         if let listen = configuration.listen {
             var tls: TLSServerOptions?
             if let cert = configuration.tlsCert {
@@ -58,7 +60,8 @@ struct NodeRunner {
                     maxSessions: configuration.maxSessions,
                     maxBufferBytes: configuration.maxBufferBytes,
                     keys: try Self.handshakeKeys(sharedKey: key, keyDirectory: configuration.keyDir),
-                    trustedRelays: Set(configuration.trustedRelays)
+                    trustedRelays: Set(configuration.trustedRelays),
+                    inflatedBatches: inflatedBatches
                 ),
                 spool: spool,
                 logger: Logger(label: "logferry.listener"),
@@ -106,7 +109,9 @@ struct NodeRunner {
         }
         if let out = configuration.out {
             sinks.append(FileSink(
-                configuration: FileSinkConfiguration(directory: out, format: configuration.format, maxFileBytes: UInt64(configuration.rotateBytes)),
+                configuration: FileSinkConfiguration(
+                    directory: out, format: configuration.format, maxFileBytes: UInt64(configuration.rotateBytes),
+                    inflatedBatches: inflatedBatches),
                 spool: spool,
                 logger: Logger(label: "logferry.file-sink")
             ))
@@ -154,7 +159,8 @@ struct NodeRunner {
                 policy: configuration.batch,
                 tailer: FileTailerConfiguration(
                     patterns: configuration.files, excludes: configuration.excludes, maxLineBytes: configuration.maxLineBytes
-                ),
+                ).multiline(configuration.multiline),
+                filter: configuration.fileFilter,
                 logger: Logger(label: "logferry.files")
             ))
         }
@@ -169,6 +175,7 @@ struct NodeRunner {
                     idleTimeout: .seconds(configuration.syslogIdleTimeoutSeconds)
                 ),
                 logger: Logger(label: "logferry.syslog"),
+                filter: configuration.syslogFilter,
                 onListening: { transport, address in
                     LogFerryRuntime.announce("syslog \(transport) listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
                 }
@@ -176,7 +183,7 @@ struct NodeRunner {
         }
         if configuration.stdin {
             let ingest = SpoolIngest(spool: spool, host: configuration.hostName, policy: configuration.batch, kind: "stdin", logger: Logger(label: "logferry.stdin"))
-            sources.append(StdinSource(ingest: ingest, maxLineBytes: configuration.maxLineBytes, logger: Logger(label: "logferry.stdin")))
+            sources.append(StdinSource(ingest: ingest, maxLineBytes: configuration.maxLineBytes, filter: configuration.stdinFilter, logger: Logger(label: "logferry.stdin")))
         }
         return sources
     }

@@ -9,22 +9,31 @@ import ServiceLifecycle
 ///
 /// Pull-based: when the spool is full under `block`, `append` waits and no file is read; the lines wait in
 /// the files. On graceful shutdown the open batch is sealed and stored before returning.
+///
+/// Lines (multi-line events, with ``MultilineConfiguration``) that the ``LineFilter`` drops are counted in
+/// `logferry_source_lines_filtered_total{source="file"}` and their offsets advance all the same: they are stored
+/// with the next record, or committed in the snapshot when the tailer is idle, so a restart does not read them again.
 public struct FileSource: Service {
     let spool: Spool
     let host: String
     let policy: BatchPolicy
     let tailer: FileTailerConfiguration
     let logger: Logger
+    let filter: LineFilter
 
     /// The cursor whose state holds the snapshot of file offsets.
     static let offsetsCursor = "file-source-offsets"
 
-    /// Creates a file source over `spool`.
-    public init(spool: Spool, host: String, policy: BatchPolicy, tailer: FileTailerConfiguration, logger: Logger) {
+    /// Creates a file source over `spool`; `filter` decides which lines (events) are kept.
+    public init(
+        spool: Spool, host: String, policy: BatchPolicy, tailer: FileTailerConfiguration, filter: LineFilter = .none,
+        logger: Logger
+    ) {
         self.spool = spool
         self.host = host
         self.policy = policy
         self.tailer = tailer
+        self.filter = filter
         self.logger = logger
     }
 
@@ -47,6 +56,9 @@ public struct FileSource: Service {
         var touched: [FileIdentityKey: FileCheckpoint] = [:]
         var lastSnapshot = ContinuousClock.now
         let dropped = Counter(label: "logferry_ingest_dropped_batches_total")
+        let filtered = Counter(label: "logferry_source_lines_filtered_total", dimensions: [("source", "file")])
+        // Lines dropped by the filter since the snapshot was last committed: their offsets are in no record yet.
+        var filteredSinceCommit = false
 
         func seal(interruptible: Bool) async throws {
             guard !assembler.isEmpty else { return }
@@ -89,20 +101,34 @@ public struct FileSource: Service {
                     maxBytes: max(1, policy.maxBytes - assembler.bytes)
                 )
                 let now = WallClock.nanosecondsSinceEpoch()
+                var filteredNow = 0
                 for line in lines {
-                    assembler.add(Event(timestamp: now, source: line.path, line: line.line))
+                    // A dropped line's offset still goes into the next record: it is not read again.
                     touched[FileIdentityKey(line.identity)] = FileCheckpoint(identity: line.identity, path: line.path, offset: line.endOffset)
+                    guard filter.admits(line.line) else {
+                        filteredNow += 1
+                        continue
+                    }
+                    assembler.add(Event(timestamp: now, source: line.path, line: line.line))
+                }
+                if filteredNow > 0 {
+                    filtered.increment(by: Int64(filteredNow))
+                    filteredSinceCommit = true
                 }
                 if assembler.isFull || assembler.isDue(at: .now) {
                     try await seal(interruptible: true)
                     continue
                 }
-                if lines.isEmpty, assembler.isEmpty, storedThrough > committedThrough {
+                if lines.isEmpty, assembler.isEmpty, storedThrough > committedThrough || filteredSinceCommit {
                     // Idle with every line read stored: the checkpoints are exactly those of the last record.
                     // Commit them now, or segments the sinks have delivered stay on disk until the next line.
-                    try await spool.commit(cursor: Self.offsetsCursor, through: storedThrough, state: FileCheckpoint.encode(tailer.checkpoints))
-                    committedThrough = storedThrough
+                    // Lines dropped by the filter since are in no record: this commit is what keeps them read.
+                    let through = max(storedThrough, committedThrough)
+                    try await spool.commit(cursor: Self.offsetsCursor, through: through, state: FileCheckpoint.encode(tailer.checkpoints))
+                    committedThrough = through
                     lastSnapshot = .now
+                    filteredSinceCommit = false
+                    touched.removeAll(keepingCapacity: true)
                 }
                 if lines.isEmpty {
                     // Wake for new lines, or at the open batch's linger deadline.

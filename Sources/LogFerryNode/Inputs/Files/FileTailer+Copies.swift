@@ -124,6 +124,7 @@ extension FileTailer {
         file.identity.fingerprintLength = UInt32(head.count)
         file.head = head
         file.lines = LineSplitter(maxLineBytes: configuration.maxLineBytes)
+        file.events?.discard()
         if start > 0, case .success(let previous) = FileSystem.read(descriptor: descriptor, count: 1, at: start - 1) {
             file.lines.flushedBeforeNewline = previous.first != UInt8(ascii: "\n")
         }

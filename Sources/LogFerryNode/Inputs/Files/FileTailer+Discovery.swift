@@ -95,6 +95,7 @@ extension FileTailer {
             )
             // Read from 0 only once its first bytes show it is neither compressed nor a copy of a file already read.
             file.classified = start > 0
+            file.events = configuration.multiline.map { MultilineAssembler(configuration: $0) }
         }
         statistics.filesDiscovered += 1
         metrics.filesDiscovered.increment()
@@ -141,7 +142,7 @@ extension FileTailer {
     private func resumedFile(
         _ checkpoint: FileCheckpoint, at path: String, matched: Bool, now: ContinuousClock.Instant
     ) -> TailedFile {
-        TailedFile(
+        var file = TailedFile(
             path: path,
             identity: checkpoint.identity,
             offset: checkpoint.offset,
@@ -152,6 +153,8 @@ extension FileTailer {
             matched: matched,
             lastGrowth: now
         )
+        file.events = configuration.multiline.map { MultilineAssembler(configuration: $0) }
+        return file
     }
 
     /// Keeps one inotify watch per directory that holds a tracked file or is the fixed prefix of a pattern.

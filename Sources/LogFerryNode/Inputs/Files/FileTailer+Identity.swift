@@ -98,9 +98,10 @@ extension FileTailer {
         openCount -= 1
         metrics.filesOpen.record(openCount)
         statistics.filesOpen = openCount
-        // The partial line (if any) is dropped and read again after reopening.
+        // The partial line and the unfinished multi-line event (if any) are dropped and read again after reopening.
         file.readOffset = file.offset
         file.lines.discardUnfinishedLine()
+        file.events?.discard()
         file.atEnd = false
         file.wantsOpen = false
         file.needsVerification = true
@@ -121,6 +122,7 @@ extension FileTailer {
         file.offset = 0
         file.readOffset = 0
         file.lines = LineSplitter(maxLineBytes: configuration.maxLineBytes)
+        file.events?.discard()
         file.checkPreviousByte = false
         file.atEnd = false
         file.identity.fingerprint = FileFingerprint.offsetBasis

@@ -172,6 +172,9 @@ final class FileTailer {
             let due = file.lastGrowth + configuration.partialLineTimeout
             if due < deadline { deadline = due }
         }
+        for file in files.values where file.atEnd {
+            if let due = file.events?.flushDeadline, due < deadline { deadline = due }
+        }
         let wait = deadline - now
         guard wait > .zero else { return }
         let (seconds, attoseconds) = wait.components
@@ -289,7 +292,7 @@ final class FileTailer {
                 break
             }
             let consumed = scratch.withUnsafeBytes { raw in
-                consume(UnsafeRawBufferPointer(rebasing: raw[0..<count]), at: chunkOffset, file: &file, budget: &budget, into: &out)
+                consume(UnsafeRawBufferPointer(rebasing: raw[0..<count]), at: chunkOffset, file: &file, now: now, budget: &budget, into: &out)
             }
             file.readOffset = chunkOffset + UInt64(consumed)
             if consumed < count {
@@ -302,7 +305,14 @@ final class FileTailer {
             file.deleted || now - file.lastGrowth >= configuration.partialLineTimeout,
             budget.admits(length: file.lines.unfinishedLineLength, after: out)
         {
-            emitPartialLine(&file, budget: &budget, into: &out)
+            emitPartialLine(&file, now: now, budget: &budget, into: &out)
+        }
+
+        if file.atEnd, !stoppedByBudget, !file.hasPartialLine, let due = file.events?.flushDeadline,
+            file.deleted || now >= due,
+            budget.admits(length: file.events?.pendingBytes ?? 0, after: out)
+        {
+            emitPendingEvent(&file, budget: &budget, into: &out)
         }
 
         if !holding, Int(file.identity.fingerprintLength) < configuration.fingerprintBytes,
@@ -311,7 +321,7 @@ final class FileTailer {
             takeFingerprint(&file, descriptor: fd)
         }
 
-        guard file.atEnd, !file.hasPartialLine else { return .keep }
+        guard file.atEnd, !file.hasPartialLine, !file.hasPendingEvent else { return .keep }
         if file.deleted {
             close(&file)
             return .forget
@@ -333,20 +343,76 @@ final class FileTailer {
         _ chunk: UnsafeRawBufferPointer,
         at chunkOffset: UInt64,
         file: inout TailedFile,
+        now: ContinuousClock.Instant,
         budget: inout Budget,
         into out: inout [TailedLine]
     ) -> Int {
         let path = file.path
         let identity = file.identity
+        guard var events = file.events else {
+            let consumed = file.lines.feed(chunk) { line, cut, end in
+                guard budget.admits(length: line.count, after: out) else { return false }
+                let endOffset = chunkOffset + UInt64(end)
+                emit(line, truncated: cut, endOffset: endOffset, path: path, identity: identity, budget: &budget, into: &out)
+                return true
+            }
+            // Just after the last line handed out (or newline dropped): what the splitter still holds is not shipped.
+            file.offset = chunkOffset + UInt64(consumed) - UInt64(file.lines.heldBytes)
+            return consumed
+        }
+        // Multi-line: each line joins the unfinished event or seals it; the checkpoint stays at the start of the
+        // unfinished event, so a restart reads it again whole.
+        var lineStart = chunkOffset - UInt64(file.lines.heldBytes)
         let consumed = file.lines.feed(chunk) { line, cut, end in
-            guard budget.admits(length: line.count, after: out) else { return false }
             let endOffset = chunkOffset + UInt64(end)
-            emit(line, truncated: cut, endOffset: endOffset, path: path, identity: identity, budget: &budget, into: &out)
+            let sealing = line.withUnsafeBytes { events.seals($0) }
+            if sealing, !budget.admits(length: events.pendingBytes, after: out) { return false }
+            if cut { countTruncatedLine() }
+            if let event = events.add(line, start: lineStart, end: endOffset, truncated: cut, at: now, sealing: sealing) {
+                emit(event, path: path, identity: identity, budget: &budget, into: &out)
+            }
+            lineStart = endOffset
             return true
         }
-        // Just after the last line handed out (or newline dropped): what the splitter still holds is not shipped.
-        file.offset = chunkOffset + UInt64(consumed) - UInt64(file.lines.heldBytes)
+        file.events = events
+        file.offset = events.pendingStart ?? (chunkOffset + UInt64(consumed) - UInt64(file.lines.heldBytes))
         return consumed
+    }
+
+    private func countTruncatedLine() {
+        statistics.linesTruncated += 1
+        metrics.linesTruncated.increment()
+    }
+
+    /// Hands out a sealed multi-line event.
+    private func emit(
+        _ event: MultilineAssembler.Event,
+        path: String,
+        identity: FileIdentity,
+        budget: inout Budget,
+        into out: inout [TailedLine]
+    ) {
+        statistics.multilineEvents += 1
+        metrics.multilineEvents.increment()
+        if event.cutAtMaxBytes {
+            statistics.multilineCut += 1
+            metrics.multilineCut.increment()
+            logger.warning(
+                "multi-line event cut at --multiline-max-bytes; the rest of its lines were read and dropped. If this repeats, check that --multiline-start / --multiline-continue fit this file's format",
+                metadata: ["path": "\(path)", "endOffset": "\(event.endOffset)"]
+            )
+        }
+        budget.bytes += event.bytes.count
+        out.append(TailedLine(path: path, line: event.bytes, identity: identity, endOffset: event.endOffset, truncated: event.truncated))
+    }
+
+    /// Hands out the unfinished multi-line event (its flush timeout passed, or the file is deleted).
+    private func emitPendingEvent(_ file: inout TailedFile, budget: inout Budget, into out: inout [TailedLine]) {
+        guard let event = file.events?.flush() else { return }
+        statistics.multilineFlushed += 1
+        metrics.multilineFlushed.increment()
+        emit(event, path: file.path, identity: file.identity, budget: &budget, into: &out)
+        file.offset = file.readOffset - UInt64(file.lines.heldBytes)
     }
 
     private func emit(
@@ -358,18 +424,31 @@ final class FileTailer {
         budget: inout Budget,
         into out: inout [TailedLine]
     ) {
-        if truncated {
-            statistics.linesTruncated += 1
-            metrics.linesTruncated.increment()
-        }
+        if truncated { countTruncatedLine() }
         budget.bytes += bytes.count
         out.append(TailedLine(path: path, line: bytes, identity: identity, endOffset: endOffset, truncated: truncated))
     }
 
-    private func emitPartialLine(_ file: inout TailedFile, budget: inout Budget, into out: inout [TailedLine]) {
+    private func emitPartialLine(
+        _ file: inout TailedFile,
+        now: ContinuousClock.Instant,
+        budget: inout Budget,
+        into out: inout [TailedLine]
+    ) {
+        let start = file.readOffset - UInt64(file.lines.heldBytes)
         guard let (bytes, cut) = file.lines.flush() else { return }
         statistics.partialLines += 1
         metrics.partialLines.increment()
+        if var events = file.events {
+            // The last line joins (or starts) an event like any other; the event waits for its own timeout.
+            if cut { countTruncatedLine() }
+            if let event = events.add(bytes, start: start, end: file.readOffset, truncated: cut, at: now) {
+                emit(event, path: file.path, identity: file.identity, budget: &budget, into: &out)
+            }
+            file.events = events
+            file.offset = events.pendingStart ?? file.readOffset
+            return
+        }
         emit(bytes, truncated: cut, endOffset: file.readOffset, path: file.path, identity: file.identity,
              budget: &budget, into: &out)
         file.offset = file.readOffset

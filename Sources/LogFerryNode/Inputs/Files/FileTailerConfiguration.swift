@@ -30,6 +30,8 @@ public struct FileTailerConfiguration: Sendable {
     public var readChunkBytes: Int
     /// How many leading bytes make a file's fingerprint (see `FileIdentity`).
     public var fingerprintBytes: Int
+    /// Joins lines into multi-line events (a stack trace as one event); nil hands out every line on its own.
+    public var multiline: MultilineConfiguration? = nil
 
     /// Makes a configuration; every value but the patterns has a default suited to a typical agent.
     public init(

@@ -13,6 +13,9 @@ struct FileTailerMetrics {
     let readErrors = Counter(label: "logferry_file_read_errors_total")
     let compressedSkipped = Counter(label: "logferry_file_compressed_skipped_total")
     let copiesContinued = Counter(label: "logferry_file_copies_continued_total")
+    let multilineEvents = Counter(label: "logferry_file_multiline_events_total")
+    let multilineCut = Counter(label: "logferry_file_multiline_cut_total")
+    let multilineFlushed = Counter(label: "logferry_file_multiline_flushed_total")
     let filesOpen = Gauge(label: "logferry_files_open")
     let filesTracked = Gauge(label: "logferry_files_tracked")
 }
@@ -39,6 +42,12 @@ struct FileTailerStatistics: Sendable, Hashable {
     var compressedSkipped: UInt64 = 0
     /// New files recognised as copies of a file already read (copytruncate) and continued from its offset.
     var copiesContinued: UInt64 = 0
+    /// Multi-line events handed out (with `--multiline-start` / `--multiline-continue`).
+    var multilineEvents: UInt64 = 0
+    /// Multi-line events cut at ``MultilineConfiguration/maxBytes``.
+    var multilineCut: UInt64 = 0
+    /// Multi-line events handed out by their flush timeout (or because their file was deleted), not by a next line.
+    var multilineFlushed: UInt64 = 0
     /// Descriptors held open now.
     var filesOpen: Int = 0
     /// Files tracked now (open or not).

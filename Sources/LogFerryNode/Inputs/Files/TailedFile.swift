@@ -3,7 +3,8 @@ import LogFerrySpool
 /// The tailer's state for one file (keyed by device and inode).
 ///
 /// Invariant: `readOffset` is `offset` plus the bytes of the current, not yet handed out line
-/// (`lines.heldBytes`). A closed file has no such line, so its `readOffset == offset`.
+/// (`lines.heldBytes`) and of the unfinished multi-line event (`events`), whose start `offset` never passes.
+/// A closed file has neither, so its `readOffset == offset`.
 struct TailedFile {
     /// The last path the file was seen under.
     var path: String
@@ -14,6 +15,8 @@ struct TailedFile {
     var readOffset: UInt64
     /// Assembles the file's bytes into lines; holds the current incomplete line.
     var lines: LineSplitter
+    /// Joins lines into multi-line events (`--multiline-start`, `--multiline-continue`); nil without multi-line.
+    var events: MultilineAssembler? = nil
     var descriptor: CInt?
     /// Open (or reopen) the file at the next poll.
     var wantsOpen = true
@@ -41,6 +44,9 @@ struct TailedFile {
     var skipped = false
 
     var hasPartialLine: Bool { lines.hasUnfinishedLine }
+
+    /// Whether an unfinished multi-line event is held (its lines are read, not handed out).
+    var hasPendingEvent: Bool { events?.hasPendingEvent ?? false }
 
     var checkpoint: FileCheckpoint { FileCheckpoint(identity: identity, path: path, offset: offset) }
 }

@@ -11,16 +11,20 @@ import NIOPosix
 /// A pipe or terminal is read through NIO (backpressure: a full spool stops the reads, and the writer
 /// blocks); a regular file redirected in is read directly. Lines are cut by `LineSplitter`, as the file tailer's
 /// are: an over-long line ships cut to `maxLineBytes` and counted in `logferry_source_lines_cut_total`.
+/// Lines the ``LineFilter`` drops are counted in `logferry_source_lines_filtered_total{source="stdin"}`.
 public struct StdinSource: Service {
     let ingest: SpoolIngest
     let maxLineBytes: Int
+    let filter: LineFilter
     let logger: Logger
     let cutLines = Counter(label: "logferry_source_lines_cut_total", dimensions: [("source", "stdin")])
+    let filtered = Counter(label: "logferry_source_lines_filtered_total", dimensions: [("source", "stdin")])
 
-    /// Creates a stdin source feeding `ingest`.
-    public init(ingest: SpoolIngest, maxLineBytes: Int = 1 << 20, logger: Logger) {
+    /// Creates a stdin source feeding `ingest`; `filter` decides which lines are kept.
+    public init(ingest: SpoolIngest, maxLineBytes: Int = 1 << 20, filter: LineFilter = .none, logger: Logger) {
         self.ingest = ingest
         self.maxLineBytes = maxLineBytes
+        self.filter = filter
         self.logger = logger
     }
 
@@ -76,7 +80,7 @@ public struct StdinSource: Service {
         }
         if let (last, cut) = splitter.flush() {
             if cut { cutLines.increment() }
-            try await ingest.add(event(last))
+            try await add([last])
         }
     }
 
@@ -93,7 +97,15 @@ public struct StdinSource: Service {
 
     /// Adds each line to the batch being built, as a stdin event.
     private func add(_ lines: [[UInt8]]) async throws {
-        for line in lines { try await ingest.add(event(line)) }
+        var dropped = 0
+        for line in lines {
+            guard filter.admits(line) else {
+                dropped += 1
+                continue
+            }
+            try await ingest.add(event(line))
+        }
+        if dropped > 0 { filtered.increment(by: Int64(dropped)) }
     }
 
     private func event(_ line: [UInt8]) -> Event {

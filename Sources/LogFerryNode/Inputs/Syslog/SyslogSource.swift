@@ -1,5 +1,6 @@
 import LogFerryWire
 import Logging
+import Metrics
 import NIOCore
 import ServiceLifecycle
 
@@ -8,7 +9,11 @@ import ServiceLifecycle
 ///
 /// A full spool under `block` makes `add` wait, which stops reading from TCP peers (UDP datagrams beyond the
 /// socket buffer are dropped by the kernel, as with any UDP syslog receiver).
+///
+/// Messages the ``LineFilter`` drops (matched against the raw message) are counted in
+/// `logferry_source_lines_filtered_total{source="syslog"}`.
 public struct SyslogSource: Service {
+    let filter: LineFilter
     let tcp: SocketAddress?
     let udp: SocketAddress?
     let ingest: SpoolIngest
@@ -25,8 +30,10 @@ public struct SyslogSource: Service {
         maxMessageBytes: Int = 64 * 1024,
         limits: SyslogTCPLimits = SyslogTCPLimits(),
         logger: Logger,
+        filter: LineFilter = .none,
         onListening: @escaping @Sendable (_ transport: String, _ address: SocketAddress) -> Void = { _, _ in }
     ) {
+        self.filter = filter
         self.tcp = tcp
         self.udp = udp
         self.ingest = ingest
@@ -45,12 +52,18 @@ public struct SyslogSource: Service {
         if let address = server.tcpAddress { onListening("tcp", address) }
         if let address = server.udpAddress { onListening("udp", address) }
         let ingest = self.ingest
+        let filter = self.filter
+        let filtered = Counter(label: "logferry_source_lines_filtered_total", dimensions: [("source", "syslog")])
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await ingest.runLingerTimer() }
                 do {
                     try await cancelWhenGracefulShutdown {
                         try await server.run { message in
+                            guard filter.admits(message.raw) else {
+                                filtered.increment()
+                                return
+                            }
                             try await ingest.add(Event(
                                 timestamp: WallClock.nanosecondsSinceEpoch(),
                                 source: "syslog",

@@ -58,7 +58,10 @@ struct ExampleAppTests {
             let spool = try scene.path("app-spool")
             // 20 s of logging at 1000/s: the kill after 3000 delivered lands mid-run even on a loaded machine.
             let total = 20_000
-            let common = ["--to", "127.0.0.1:\(receiver.port)", "--spool", spool, "--host-name", "example-host"]
+            // A buffer as large as the run: on a loaded machine the unpaced second run may outpace the spool, and a
+            // drop (the documented drop-newest policy) is not what this test is about.
+            let common = ["--to", "127.0.0.1:\(receiver.port)", "--spool", spool, "--host-name", "example-host",
+                          "--buffer-events", "\(total)"]
 
             let first = try app(common + ["--count", "\(total)", "--rate", "1000"], output: "app-1", scene: scene)
             let midRun = await waitUntil(timeout: .seconds(120)) { ReceivedOutput.lineCount(in: out) >= 3_000 }

@@ -16,6 +16,7 @@ struct BufferDrain: Service {
     let ingest: SpoolIngest
     let warningInterval: Duration
     let dropped = Counter(label: "logferry_logging_dropped_events_total")
+    let warnings = DropWarnings()
     /// Events taken from the buffer per turn.
     static let chunk = 512
 
@@ -24,6 +25,8 @@ struct BufferDrain: Service {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await ingest.runLingerTimer() }
+                // Apart from the drain loop: the buffer fills precisely when that loop waits for the spool.
+                group.addTask { await reportDropsPeriodically() }
                 try await withGracefulShutdownHandler {
                     try await drain(until: stopping)
                 } onGracefulShutdown: {
@@ -33,7 +36,7 @@ struct BufferDrain: Service {
                 // Whatever arrived up to now is stored; later log calls are dropped and counted.
                 buffer.close()
                 try await store(buffer.take(limit: .max))
-                reportDrops()
+                reportDrops(force: true)
                 group.cancelAll()
                 try await group.waitForAll()
             }
@@ -47,7 +50,6 @@ struct BufferDrain: Service {
 
     /// Moves events into the ingest until `stopping` is set (graceful shutdown) or the task is cancelled.
     private func drain(until stopping: StopFlag) async throws {
-        var lastWarning: ContinuousClock.Instant?
         while !stopping.isSet {
             try Task.checkCancellation()
             let events = buffer.take(limit: Self.chunk)
@@ -56,9 +58,6 @@ struct BufferDrain: Service {
             } else {
                 try await store(events)
             }
-            if lastWarning.map({ ContinuousClock.now - $0 >= warningInterval }) ?? true, reportDrops() {
-                lastWarning = .now
-            }
         }
     }
 
@@ -66,24 +65,57 @@ struct BufferDrain: Service {
         try await ingest.add(contentsOf: events)
     }
 
-    /// Counts new drops and, if there were any, warns on standard error. Returns whether it warned.
-    @discardableResult
-    private func reportDrops() -> Bool {
+    /// Every second until cancelled, counts new drops; warns at most once per ``warningInterval``.
+    private func reportDropsPeriodically() async {
+        while true {
+            do {
+                try await Task.sleep(for: .seconds(1))
+            } catch {
+                return
+            }
+            reportDrops(force: false)
+        }
+    }
+
+    /// Counts the drops since the last call in `logferry_logging_dropped_events_total` and, when a warning is due
+    /// (or `force`), writes the ones not yet warned about to standard error.
+    private func reportDrops(force: Bool) {
         let new = buffer.takeNewDrops()
-        guard new.all > 0 else { return false }
-        dropped.increment(by: Int64(clamping: new.all))
+        if new.all > 0 { dropped.increment(by: Int64(clamping: new.all)) }
+        guard let (all, afterClose) = warnings.add(new, interval: warningInterval, force: force) else { return }
         var reasons: [String] = []
-        if new.all > new.afterClose {
-            reasons.append("\(new.all - new.afterClose) because the log buffer (\(buffer.capacity) events, policy "
+        if all > afterClose {
+            reasons.append("\(all - afterClose) because the log buffer (\(buffer.capacity) events, policy "
                 + "\(buffer.policy.rawValue)) was full: the spool took events slower than the application logged them")
         }
-        if new.afterClose > 0 {
-            reasons.append("\(new.afterClose) logged after the LogFerryLoggingService stopped")
+        if afterClose > 0 {
+            reasons.append("\(afterClose) logged after the LogFerryLoggingService stopped")
         }
-        let line = "LogFerryLogging: dropped \(new.all) log events (\(buffer.dropped) in all): \(reasons.joined(separator: "; ")). "
+        let line = "LogFerryLogging: dropped \(all) log events (\(buffer.dropped) in all): \(reasons.joined(separator: "; ")). "
             + "Counted in logferry_logging_dropped_events_total.\n"
         FileHandle.standardError.write(Data(line.utf8))
-        return true
+    }
+}
+
+/// The drops not yet warned about, and when the last warning was written: the rate limit of the drop warning.
+final class DropWarnings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: (all: UInt64, afterClose: UInt64) = (0, 0)
+    private var lastWarning: ContinuousClock.Instant?
+
+    /// Adds `new` drops; returns the drops to warn about now (and forgets them), or nil when none are pending or
+    /// the last warning is younger than `interval` (unless `force`).
+    func add(_ new: (all: UInt64, afterClose: UInt64), interval: Duration, force: Bool) -> (UInt64, UInt64)? {
+        lock.withLock {
+            pending.all += new.all
+            pending.afterClose += new.afterClose
+            guard pending.all > 0 else { return nil }
+            let now = ContinuousClock.now
+            guard force || lastWarning.map({ now - $0 >= interval }) ?? true else { return nil }
+            lastWarning = now
+            defer { pending = (0, 0) }
+            return pending
+        }
     }
 }
 

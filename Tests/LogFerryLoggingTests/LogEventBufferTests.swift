@@ -87,4 +87,15 @@ struct LogEventBufferTests {
         cancelled.cancel()
         await cancelled.value
     }
+
+    @Test("the drop warning is rate limited: the first at once, then at most one per interval, nothing lost from the count")
+    func dropWarningRateLimit() {
+        let warnings = DropWarnings()
+        #expect(warnings.add((0, 0), interval: .seconds(60), force: false) == nil, "no drops, no warning")
+        #expect(warnings.add((5, 0), interval: .seconds(60), force: false).map { [$0.0, $0.1] } == [5, 0])
+        #expect(warnings.add((3, 0), interval: .seconds(60), force: false) == nil, "a second warning within the interval")
+        #expect(warnings.add((2, 1), interval: .seconds(60), force: true).map { [$0.0, $0.1] } == [5, 1],
+                "the final report carries the drops held back")
+        #expect(warnings.add((0, 0), interval: .zero, force: true) == nil)
+    }
 }

@@ -95,9 +95,22 @@ let package = Package(
         .target(
             name: "LogFerryLogging",
             dependencies: [
+                "LogFerryNode",
                 "LogFerrySpool",
                 "LogFerryWire",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The example application of LogFerryLogging: logs N numbered messages through swift-log and ships them.
+        .executableTarget(
+            name: "logferry-example-app",
+            dependencies: [
+                "LogFerryLogging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The command line: argument parsing, config file, service wiring.
@@ -180,8 +193,22 @@ let package = Package(
             dependencies: [
                 // `logferry` so the binary the tests run is built first.
                 "LogFerryBytes", "LogFerrySpool", "LogFerryWire", "LogFerryNode", "LogFerryTestSupport", "logferry",
+                // `logferry-example-app` so the example app the tests run is built first.
+                "logferry-example-app",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]
+)
+
+// The swift-log handler's own tests (buffer policy, events into a spool).
+package.targets.append(
+    .testTarget(
+        name: "LogFerryLoggingTests",
+        dependencies: [
+            "LogFerryLogging", "LogFerryNode", "LogFerrySpool", "LogFerryTestSupport", "LogFerryWire",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]
+    )
 )

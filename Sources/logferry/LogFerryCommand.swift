@@ -15,6 +15,7 @@ struct LogFerryCommand: AsyncParsableCommand {
             ReceiveCommand.self,
             SpoolCommand.self,
             BenchCommand.self,
+            StatusCommand.self,
         ]
     )
 }

@@ -26,6 +26,7 @@ public final class FerrySink: Service, Sendable {
         self.logger = logger
         self.metrics = FerrySinkMetrics()
         self.progress = FerrySinkProgress()
+        for upstream in configuration.upstreams { metrics.upstreamConnected(upstream).record(0) }
     }
 
     /// The highest local sequence the next hop has durably taken.
@@ -40,6 +41,16 @@ public final class FerrySink: Service, Sendable {
 
     /// Ships until cancelled, reconnecting with backoff and failing over across upstreams.
     public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The age of the oldest unacknowledged batch, for `logferry status` (a gauge, refreshed every second).
+            group.addTask { await self.reportBacklogAge() }
+            defer { group.cancelAll() }
+            try await shipUntilCancelled()
+        }
+    }
+
+    /// Ships until cancelled, reconnecting with backoff and failing over across upstreams.
+    private func shipUntilCancelled() async throws {
         let start = try await spool.cursor(named: configuration.cursorName)
         await progress.advance(to: start.committed)
         let replay = try await planReplay(cursor: start.committed)
@@ -110,6 +121,8 @@ public final class FerrySink: Service, Sendable {
                 upstream, session: session, frames: &frames, outbound: outbound,
                 close: { [channel = channel.channel] in channel.close(promise: nil) })
             metrics.connected.increment()
+            metrics.upstreamConnected(upstream).record(1)
+            defer { metrics.upstreamConnected(upstream).record(0) }
             let committed = await progress.acknowledged
             if resumeAfter > committed {
                 await progress.advance(to: resumeAfter)
@@ -260,6 +273,7 @@ public final class FerrySink: Service, Sendable {
             }
             if point > committed {
                 await progress.advance(to: point)
+                metrics.lastAckTimestamp.record(Double(RecordMetadata.now()) / 1e9)
                 // The cursor lags the acks by up to a quarter second: a crash then resends a little, which
                 // the receiver recognises by origin and acks without storing twice.
                 let drained = await session.inFlightCount == 0

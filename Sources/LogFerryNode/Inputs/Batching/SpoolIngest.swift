@@ -45,20 +45,20 @@ public actor SpoolIngest {
     }
 
     /// Adds an event; seals and appends the batch when it is full.
-    func add(_ event: Event) async throws {
+    public func add(_ event: Event) async throws {
         assembler.add(event)
         eventsIn.increment()
         if assembler.isFull { try await seal() }
     }
 
     /// Seals and appends whatever is waiting (end of input).
-    func flush() async throws {
+    public func flush() async throws {
         if !assembler.isEmpty { try await seal() }
     }
 
     /// Seals batches that have lingered long enough, until cancelled. It does not flush on the way out: the
     /// source calls ``finish()`` once it has stopped reading.
-    func runLingerTimer() async throws {
+    public func runLingerTimer() async throws {
         while !Task.isCancelled {
             let deadline = assembler.deadline ?? (.now + policy.linger)
             do {
@@ -80,7 +80,7 @@ public actor SpoolIngest {
     /// The end of the source (end of input or shutdown): stores every batch read so far — those whose append
     /// was cancelled and the open one — waiting for spool space at most `shutdownWait`, even when the calling
     /// task is cancelled. Lines that still cannot be stored are counted and logged as lost.
-    func finish() async {
+    public func finish() async {
         await Task { await self.storeRemaining() }.value
     }
 

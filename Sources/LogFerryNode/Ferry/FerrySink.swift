@@ -57,6 +57,8 @@ public final class FerrySink: Service, Sendable {
         var rng = SystemRandomNumberGenerator()
         // What each upstream's link moved on its last connection, to cut frames from the first batch on.
         var links: [Int: LinkRateEstimator] = [:]
+        // Refused connections are retried within a second: say so once a minute per upstream, not every time.
+        var refusalWarnings: [Int: (at: ContinuousClock.Instant, since: Int)] = [:]
         var rotation = UpstreamRotation(
             count: configuration.upstreams.count, selection: configuration.selection, backoff: configuration.backoff, using: &rng)
         while !Task.isCancelled {
@@ -72,7 +74,14 @@ public final class FerrySink: Service, Sendable {
             } catch let error as FerrySinkError {
                 slow = error.isConfigurationProblem
                 refused = error.isConnectionRefused
-                logger.warning("\(error)")
+                if refused, let last = refusalWarnings[rotation.current], ContinuousClock.now - last.at < .seconds(60) {
+                    refusalWarnings[rotation.current]?.since += 1
+                    logger.debug("\(error)")
+                } else {
+                    let repeated = refusalWarnings[rotation.current]?.since ?? 0
+                    logger.warning("\(error)\(repeated > 0 ? " (refused \(repeated) more time(s) in the last minute)" : "")")
+                    refusalWarnings[rotation.current] = refused ? (.now, 0) : nil
+                }
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("upstream \(upstream): \(error)")

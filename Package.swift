@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "LogFerryNode", targets: ["LogFerryNode"]),
         .library(name: "LogFerryLogging", targets: ["LogFerryLogging"]),
         .library(name: "LogFerryNATS", targets: ["LogFerryNATS"]),
+        .library(name: "LogFerryDeflate", targets: ["LogFerryDeflate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -48,6 +49,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Intel ISA-L (libisal-dev): igzip, the fastest deflate compressor, writing zlib streams.
+        .systemLibrary(
+            name: "CIsal",
+            pkgConfig: "libisal",
+            providers: [.apt(["libisal-dev"])]
+        ),
+        // libdeflate (libdeflate-dev): whole-buffer inflate that reports the exact bytes it used and produced.
+        .systemLibrary(
+            name: "CLibdeflate",
+            pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"])]
+        ),
+        // Whole-buffer zlib-format (RFC 1950) compress and capped inflate over ISA-L, libdeflate or zlib, behind
+        // one interface that never shows a C pointer. No Foundation, no NIO (the fuzzer compiles it directly).
+        .target(name: "LogFerryDeflate", dependencies: ["CIsal", "CLibdeflate", "CZlib"]),
         // CRC32C with the CPU's instruction (SSE4.2 / ARMv8 CRC), checked at run time.
         .target(name: "CLogFerryCRC32C"),
         // The byte primitives the spool, the wire and the node share: CRC32C, varints, byte order, a checked
@@ -67,8 +83,8 @@ let package = Package(
         .target(
             name: "LogFerryWire",
             dependencies: [
-                "CZlib",
                 "LogFerryBytes",
+                "LogFerryDeflate",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -79,6 +95,7 @@ let package = Package(
             dependencies: [
                 "LogFerrySystemd",
                 "LogFerryBytes",
+                "LogFerryDeflate",
                 "LogFerrySpool",
                 "LogFerryWire",
                 "LogFerryNATS",
@@ -119,6 +136,7 @@ let package = Package(
             dependencies: [
                 "CZlib",
                 "LogFerryBytes",
+                "LogFerryDeflate",
                 "LogFerrySpool",
                 "LogFerryWire",
                 "LogFerryNode",
@@ -152,11 +170,12 @@ let package = Package(
             path: "Tests/LogFerryTestSupport"
         ),
         .testTarget(name: "LogFerryBytesTests", dependencies: ["LogFerryBytes", "LogFerryTestSupport"]),
+        .testTarget(name: "LogFerryDeflateTests", dependencies: ["CZlib", "LogFerryDeflate", "LogFerryTestSupport"]),
         .testTarget(name: "LogFerrySpoolTests", dependencies: ["LogFerryBytes", "LogFerrySpool", "LogFerryTestSupport"]),
         .testTarget(
             name: "LogFerryWireTests",
             dependencies: [
-                "CZlib", "LogFerryBytes", "LogFerryTestSupport", "LogFerryWire",
+                "CZlib", "LogFerryBytes", "LogFerryDeflate", "LogFerryTestSupport", "LogFerryWire",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             resources: [.copy("Vectors")]

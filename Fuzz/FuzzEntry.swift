@@ -1,9 +1,12 @@
 // libFuzzer entry for the frame decoder and the batch decoder (inflate + parse).
 //
 // Compiled by Fuzz/run.sh together with the NIO-free sources of LogFerryWire, so it calls the same pure
-// functions the NIO coders call. Any crash, sanitizer report or failed precondition is a finding.
+// functions the NIO coders call. Any crash, sanitizer report or failed precondition is a finding. Every
+// batch goes through both inflaters (libdeflate, the default, and zlib, the reference): they must accept
+// the same streams and produce the same bytes.
 
 import LogFerryBytes
+import LogFerryDeflate
 
 private let limits = WireLimits(
     maxFrameBytes: 1 << 16, maxUncompressedBytes: 1 << 20, maxEventsPerBatch: 1 << 12, maxWindow: 8)
@@ -12,6 +15,7 @@ private let limits = WireLimits(
 public func logferryFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     var decoder = BatchDecoder(limits: limits)
+    var reference = BatchDecoder(limits: limits, inflater: .zlib)
 
     // 1. The input as a stream of frames.
     var offset = 0
@@ -21,7 +25,7 @@ public func logferryFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // A decoded frame re-encodes to exactly the bytes it came from (one value, one encoding).
         precondition(decoded.frame.encodedBytes() == Array(rest[..<decoded.consumed]), "frame re-encodes differently")
         if case .batch(let frame) = decoded.frame {
-            checkBatch(frame.batch, decoder: &decoder)
+            checkBatch(frame.batch, decoder: &decoder, reference: &reference)
         }
         offset += decoded.consumed
     }
@@ -30,29 +34,29 @@ public func logferryFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if var sealed = try? SealedBatch(serialized: Array(bytes)) {
         precondition(sealed.serialized() == Array(bytes), "sealed batch re-serializes differently")
         sealed.crc32c = CRC32C.checksum(sealed.compressed)
-        checkBatch(sealed, decoder: &decoder)
+        checkBatch(sealed, decoder: &decoder, reference: &reference)
     }
     // 3. The input as an uncompressed batch body (after a u16 event count), so the parser sees structure
-    //    the fuzzer could never get through deflate on its own.
+    //    the fuzzer could never get through deflate on its own. The first byte also picks the compressor.
     if bytes.count >= 2 {
         let eventCount = UInt32(bytes[0]) << 8 | UInt32(bytes[1])
         let body = UnsafeRawBufferPointer(rebasing: bytes[2...])
-        let deflater = Deflater(level: 1)
-        var output = [UInt8](repeating: 0, count: deflater.bound(body.count))
+        let backend = DeflateBackend.allCases[Int(bytes[0]) % DeflateBackend.allCases.count]
+        let deflater = DeflateCompressor(backend: backend, level: Int(bytes[1] % 10))
+        var output = [UInt8](repeating: 0, count: deflater.outputCapacity(body.count))
         let produced = output.withUnsafeMutableBytes { try? deflater.compress(body, into: $0) }
+        precondition(produced != nil, "\(backend) cannot compress \(body.count) bytes")
         if let produced {
             let compressed = Array(output[..<produced])
             let sealed = SealedBatch(eventCount: eventCount, uncompressedSize: UInt32(body.count),
                                      crc32c: CRC32C.checksum(compressed), compressed: compressed)
-            if let batch = checkBatch(sealed, decoder: &decoder) {
+            precondition(produced <= DeflateCompressor.worstCaseSize(body.count), "\(backend) beyond the worst case")
+            if let batch = checkBatch(sealed, decoder: &decoder, reference: &reference) {
                 // The body is canonical: re-encoding gives back the very same bytes.
                 var encoder = BatchEncoder(level: 1)
                 guard let again = try? encoder.encode(batch) else { preconditionFailure("no re-encode") }
-                var inflated = [UInt8](repeating: 0, count: Int(again.uncompressedSize))
-                let inflater = Inflater()
-                _ = again.compressed.withUnsafeBytes { input in
-                    inflated.withUnsafeMutableBytes { try? inflater.inflate(input, into: $0) }
-                }
+                let inflated = try? DeflateInflater(backend: .zlib).inflate(
+                    again.compressed, declaredSize: Int(again.uncompressedSize), limit: 1 << 20)
                 precondition(inflated == Array(body), "batch body is not canonical")
             }
         }
@@ -60,17 +64,20 @@ public func logferryFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// Decodes `sealed`; when it decodes, validate agrees and a re-encode decodes to the same batch.
+/// Decodes `sealed`; the zlib-inflating `reference` decodes it the same, validate agrees, and a re-encode
+/// decodes to the same batch.
 @discardableResult
-private func checkBatch(_ sealed: SealedBatch, decoder: inout BatchDecoder) -> Batch? {
+private func checkBatch(_ sealed: SealedBatch, decoder: inout BatchDecoder, reference: inout BatchDecoder) -> Batch? {
     let batch: Batch
     do {
         batch = try decoder.decode(sealed)
     } catch {
         precondition(!error.description.isEmpty)
         precondition((try? decoder.validate(sealed)) == nil, "validate accepts what decode refuses")
+        precondition((try? reference.decode(sealed)) == nil, "zlib accepts a batch libdeflate refuses: \(error)")
         return nil
     }
+    precondition((try? reference.decode(sealed)) == batch, "zlib decodes a batch differently from libdeflate")
     precondition((try? decoder.validate(sealed)) != nil, "validate refuses what decode accepts")
     precondition(batch.events.count == Int(sealed.eventCount))
     var encoder = BatchEncoder(level: 1)

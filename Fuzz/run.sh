@@ -2,8 +2,10 @@
 # Builds and runs the libFuzzer target for the frame and batch decoders.
 #   Fuzz/run.sh [seconds]   (default 300)
 # The fuzzer is built from the NIO-free sources of LogFerryWire (no NIOCore, no swift-crypto) plus the
-# LogFerryBytes module they import (CRC32C with its C shim, varints, byte order, the checked reader), compiled
-# as its own module, all with -sanitize=fuzzer,address.
+# LogFerryBytes module they import (CRC32C with its C shim, varints, byte order, the checked reader) and the
+# LogFerryDeflate module (zlib, libdeflate and ISA-L behind one interface), each compiled as its own module,
+# all with -sanitize=fuzzer,address. Every batch is inflated by both inflaters (libdeflate and zlib), which
+# must agree.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -33,9 +35,14 @@ modulemap=(-Xcc -fmodule-map-file="$build/CLogFerryCRC32C.modulemap")
 swiftc -parse-as-library -O -wmo -sanitize=fuzzer,address -module-name LogFerryBytes "${modulemap[@]}" \
     -emit-module -emit-module-path "$build/LogFerryBytes.swiftmodule" -emit-object -o "$build/LogFerryBytes.o" \
     "$root"/Sources/LogFerryBytes/*.swift
+deflate_c=(-I "$root/Sources/CZlib" -I "$root/Sources/CIsal" -I "$root/Sources/CLibdeflate")
+swiftc -parse-as-library -O -wmo -sanitize=fuzzer,address -module-name LogFerryDeflate "${deflate_c[@]}" \
+    -emit-module -emit-module-path "$build/LogFerryDeflate.swiftmodule" -emit-object -o "$build/LogFerryDeflate.o" \
+    "$root"/Sources/LogFerryDeflate/*.swift
 swiftc -parse-as-library -O -sanitize=fuzzer,address -module-name LogFerryWireFuzz "${modulemap[@]}" \
-    -I "$build" -I "$root/Sources/CZlib" \
-    "${wire[@]}" "$here/FuzzEntry.swift" "$build/LogFerryBytes.o" "$build/crc32c_hardware.o" -lz -o "$build/wire-fuzzer"
+    -I "$build" "${deflate_c[@]}" \
+    "${wire[@]}" "$here/FuzzEntry.swift" "$build/LogFerryBytes.o" "$build/LogFerryDeflate.o" "$build/crc32c_hardware.o" \
+    -lz -lisal -ldeflate -o "$build/wire-fuzzer"
 
 # Seed the corpus with the test vectors (every frame type and a sealed batch).
 python3 - "$root/Tests/LogFerryWireTests/Vectors/vectors.json" "$here/corpus" <<'PY'

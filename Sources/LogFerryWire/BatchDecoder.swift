@@ -1,13 +1,15 @@
 import LogFerryBytes
+import LogFerryDeflate
 
 /// Opens sealed batches: checks the limits and the CRC32C, inflates with a hard cap at the declared size,
 /// and parses the events.
 ///
 /// Nothing is allocated before the declared sizes are checked against ``limits``, and inflation never
 /// writes past the declared size, so a zip bomb costs at most `maxUncompressedBytes` of memory. The
-/// `z_stream` and the inflate buffer are kept across batches. Not thread-safe: use one decoder per task.
+/// inflater (libdeflate by default, zlib on request) and the inflate buffer are kept across batches. Not
+/// thread-safe: use one decoder per task.
 public struct BatchDecoder {
-    private let inflater = Inflater()
+    private let inflater: DeflateInflater
     private var buffer: [UInt8] = []
     /// Deflate's largest possible expansion (258-byte matches at the cheapest code), with room to spare.
     static let maximumExpansion: UInt64 = 1_100
@@ -17,9 +19,13 @@ public struct BatchDecoder {
     /// The limits every batch is checked against before anything is allocated.
     public var limits: WireLimits
 
-    /// Creates a decoder enforcing `limits`.
-    public init(limits: WireLimits = .default) {
+    /// The library that inflates.
+    public var inflaterBackend: InflateBackend { inflater.backend }
+
+    /// Creates a decoder enforcing `limits`, inflating with `inflater`.
+    public init(limits: WireLimits = .default, inflater: InflateBackend = .libdeflate) {
         self.limits = limits
+        self.inflater = DeflateInflater(backend: inflater)
     }
 
     /// Checks, inflates and parses `sealed`.
@@ -131,7 +137,11 @@ public struct BatchDecoder {
             buffer.withUnsafeMutableBytes { whole in
                 do throws(WireError) {
                     let output = UnsafeMutableRawBufferPointer(rebasing: whole[..<size])
-                    try inflater.inflate(input, into: output)
+                    do throws(DeflateError) {
+                        try inflater.inflate(input, into: output)
+                    } catch {
+                        throw WireError(deflate: error)
+                    }
                     return .success(try body(UnsafeRawBufferPointer(output)))
                 } catch {
                     return .failure(error)

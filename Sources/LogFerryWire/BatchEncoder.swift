@@ -1,29 +1,35 @@
 import LogFerryBytes
+import LogFerryDeflate
 
-/// Seals batches: encodes the events (Docs/PROTOCOL.md §Batch body), compresses them with zlib and
-/// checksums the result with CRC32C.
+/// Seals batches: encodes the events (Docs/PROTOCOL.md §Batch body), compresses them into a zlib stream
+/// (RFC 1950, whichever ``DeflateBackend`` does it) and checksums the result with CRC32C.
 ///
-/// It keeps its `z_stream` (reset per batch) and its buffers, so encoding a steady stream of batches does
+/// It keeps its compressor (allocated once) and its buffers, so encoding a steady stream of batches does
 /// not grow memory. Not thread-safe: use one encoder per task.
 public struct BatchEncoder {
-    private let deflater: Deflater
+    private let deflater: DeflateCompressor
     private var body: [UInt8] = []
     private var output: [UInt8] = []
 
-    /// The zlib level, 0 (store) to 9 (smallest); 1 is the default and fastest.
+    /// The compression level in use, clamped to 0...9 and then into the backend's levels (ISA-L has 0...3);
+    /// 1 is the default and fastest.
     public let level: Int
 
-    /// Creates an encoder compressing at `level` (clamped to 0...9).
-    public init(level: Int = 1) {
-        self.level = min(max(level, 0), 9)
-        deflater = Deflater(level: self.level)
+    /// The library that compresses; any zlib inflates its output.
+    public var compressor: DeflateBackend { deflater.backend }
+
+    /// Creates an encoder compressing with `compressor` at `level` (clamped to 0...9, then into the
+    /// backend's levels).
+    public init(level: Int = 1, compressor: DeflateBackend = .isal) {
+        deflater = DeflateCompressor(backend: compressor, level: min(max(level, 0), 9))
+        self.level = deflater.level
     }
 
     /// Encodes and compresses `batch`.
     ///
     /// - Throws: ``WireError/Kind/tooManyEvents(count:limit:)`` or
     ///   ``WireError/Kind/uncompressedTooLarge(size:limit:)`` when the batch cannot be described by the u32
-    ///   header fields; ``WireError/Kind/zlib(code:message:)`` when zlib fails (out of memory).
+    ///   header fields; ``WireError/Kind/zlib(code:message:)`` when the compressor fails (out of memory).
     public mutating func encode(_ batch: Batch) throws(WireError) -> SealedBatch {
         try seal(host: batch.host, events: batch.events[...])
     }
@@ -50,7 +56,7 @@ public struct BatchEncoder {
     ) throws(WireError) {
         body.removeAll(keepingCapacity: true)
         BatchBody.write(host: host, events: events, into: &body)
-        let worstFrame = UInt64(1 + BatchFrame.fixedBodySize + BatchOrigin.minimumWireSize) + UInt64(deflater.bound(body.count))
+        let worstFrame = UInt64(1 + BatchFrame.fixedBodySize + BatchOrigin.minimumWireSize) + UInt64(DeflateCompressor.worstCaseSize(body.count))
         let fits = events.count <= Int(limits.maxEventsPerBatch)
             && body.count <= Int(limits.maxUncompressedBytes)
             && worstFrame <= UInt64(limits.maxFrameBytes)
@@ -80,17 +86,17 @@ public struct BatchEncoder {
         guard body.count <= Int(UInt32.max) else {
             throw WireError(.uncompressedTooLarge(size: UInt32.max, limit: UInt32.max))
         }
-        let bound = deflater.bound(body.count)
+        let bound = deflater.outputCapacity(body.count)
         if output.count < bound {
             output = [UInt8](repeating: 0, count: bound)
         }
         let deflater = self.deflater
         let produced: Result<Int, WireError> = body.withUnsafeBytes { input in
             output.withUnsafeMutableBytes { out in
-                do throws(WireError) {
+                do throws(DeflateError) {
                     return .success(try deflater.compress(input, into: UnsafeMutableRawBufferPointer(rebasing: out[..<bound])))
                 } catch {
-                    return .failure(error)
+                    return .failure(WireError(deflate: error))
                 }
             }
         }

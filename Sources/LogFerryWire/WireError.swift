@@ -34,7 +34,8 @@ public struct WireError: Error, CustomStringConvertible, Sendable, Hashable {
         case illegalFrame(state: String, frame: String)
         /// The peer speaks no protocol version in common with us.
         case unsupportedVersion(offered: String, supported: String)
-        /// zlib reported an error code (`Z_DATA_ERROR`, `Z_MEM_ERROR`, ...).
+        /// The zlib stream is corrupt (`Z_DATA_ERROR`, -3), memory ran out (`Z_MEM_ERROR`, -4), or the deflate
+        /// library failed; the message names the library (zlib, libdeflate or isal) and what it saw.
         case zlib(code: Int32, message: String)
     }
 
@@ -108,6 +109,10 @@ public struct WireError: Error, CustomStringConvertible, Sendable, Hashable {
             "protocol violation: \(frame) frame is not allowed while \(state); the peer is buggy, closing the connection"
         case .unsupportedVersion(let offered, let supported):
             "no common protocol version (peer: \(offered), ours: \(supported)); upgrade the older side"
+        case .zlib(let code, let message) where code == -3:
+            "corrupt zlib stream (\(message)); the batch was damaged in storage or in transit, or the sender's compressor is broken"
+        case .zlib(let code, let message) where code == -4:
+            "out of memory while compressing or inflating a batch (\(message)); give the process more memory or lower the batch limits"
         case .zlib(let code, let message):
             "zlib error \(code) (\(message))"
         }

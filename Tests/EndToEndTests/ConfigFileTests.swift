@@ -88,6 +88,12 @@ struct ConfigFileTests {
             to = "127.0.0.1:7514"
             compression-level = 12
             """, key: "compression-level", line: 4, phrase: "0 to 9"),
+        Mistake(kind: "invalid value (compressor)", text: """
+            spool = "spool/agent"
+            stdin = true
+            to = "127.0.0.1:7514"
+            compressor = "gzip"
+            """, key: "compressor", line: 4, phrase: "expected isal, libdeflate or zlib"),
         Mistake(kind: "invalid value (format)", text: """
             spool = "spool/receiver"
             listen = "127.0.0.1:0"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LogFerryDeflate
 import LogFerryWire
 
 /// `logferry bench wire`: the batch codec against bare zlib on the same bytes, in the same run.
@@ -7,11 +8,30 @@ import LogFerryWire
 /// parse back into a `Batch`. The baseline compresses and inflates exactly the same batch bodies with zlib
 /// alone (a reused `z_stream`, as the codec does), so the ratio is the codec's own cost. Validate is the relay
 /// path: every check of decode, without building the events.
+///
+/// `--compressor` and `--inflater` choose the codec's deflate backends; the "backend" table then measures
+/// the chosen compressor alone (compress MB/s, ratio) and both inflaters on its output, on the same bodies,
+/// so backends compare on one corpus (`--corpus FILE --batch-bytes 1048576` for 1 MiB batches of a file).
 struct WireBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wire",
-        abstract: "Batch codec encode/decode throughput against bare zlib at levels 1 and 6."
+        abstract: "Batch codec encode/decode throughput against bare zlib at levels 1 and 6, and a deflate backend alone."
     )
+
+    @Option(help: "Deflate library of the encoder and of the backend table: isal, libdeflate or zlib.")
+    var compressor: String = "isal"
+
+    @Option(help: "Inflate library of the decoder: libdeflate or zlib.")
+    var inflater: String = "libdeflate"
+
+    @Option(help: "Read the lines of this file (e.g. made by bench/gen.sh) instead of generating a corpus.")
+    var corpus: String?
+
+    @Option(help: "With --corpus: cut batches at this many line bytes (1048576 for 1 MiB batches).")
+    var batchBytes: Int = 1 << 20
+
+    @Option(help: "Levels to measure, comma-separated.")
+    var levels: String = "1,6"
 
     @Option(help: "Lines in the generated corpus.")
     var lines: Int = 200_000
@@ -26,21 +46,48 @@ struct WireBenchCommand: ParsableCommand {
     var seed: UInt64 = 1
 
     func run() throws {
-        let batches = WireBenchCorpus.make(lines: lines, batchSize: batchSize, seed: seed)
+        guard let backend = DeflateBackend(configValue: compressor) else {
+            throw ValidationError("--compressor must be isal, libdeflate or zlib, not '\(compressor)'")
+        }
+        guard let inflateBackend = InflateBackend(configValue: inflater) else {
+            throw ValidationError("--inflater must be libdeflate or zlib, not '\(inflater)'")
+        }
+        let levelList = levels.split(separator: ",").compactMap { Int($0.filter { $0 != " " }) }
+        guard !levelList.isEmpty, levelList.allSatisfy({ (0...12).contains($0) }) else {
+            throw ValidationError("--levels must be comma-separated levels 0 to 12, not '\(levels)'")
+        }
+        let batches: [Batch]
+        if let corpus {
+            batches = try WireBenchCorpus.read(path: corpus, batchBytes: batchBytes)
+        } else {
+            batches = WireBenchCorpus.make(lines: lines, batchSize: batchSize, seed: seed)
+        }
+        let lineCount = batches.reduce(0) { $0 + $1.events.count }
         let lineBytes = batches.reduce(0) { $0 + $1.events.reduce(0) { $0 + $1.line.count } }
-        print("corpus: \(lines) lines in \(batches.count) batches, \(lineBytes) line bytes (avg \(lineBytes / max(lines, 1)) B/line)")
-        print("MB/s counts uncompressed batch body bytes; ratio = codec time / bare zlib time (target <= 1.15)")
+        print("corpus: \(lineCount) lines in \(batches.count) batches, \(lineBytes) line bytes (avg \(lineBytes / max(lineCount, 1)) B/line)")
+        print("codec: compressor \(backend), inflater \(inflateBackend)")
+        print("MB/s counts uncompressed batch body bytes; ratio = codec time / bare zlib time")
         print("")
         print(pad("level", 6) + pad("op", 10) + pad("codec MB/s", 12) + pad("lines/s", 12) + pad("zlib MB/s", 12)
             + pad("ratio", 8) + "compressed")
-        for level in [1, 6] {
-            try measure(level: level, batches: batches)
+        for level in levelList {
+            try measure(level: level, batches: batches, backend: backend, inflater: inflateBackend)
+        }
+        print("")
+        print("backend alone on the same bodies (compression ratio = body bytes / compressed bytes):")
+        print(pad("backend", 12) + pad("level", 6) + pad("compress MB/s", 15) + pad("ratio", 8)
+            + pad("inflate MB/s (libdeflate)", 27) + "inflate MB/s (zlib)")
+        let bodies = try WireBenchDeflate.bodies(of: batches)
+        for level in levelList {
+            let result = try WireBenchDeflate.measure(bodies: bodies, backend: backend, level: level, repetitions: repetitions)
+            print(pad("\(backend)", 12) + pad("\(result.level)", 6) + pad(format2(result.compressMBps), 15)
+                + pad(format2(result.ratio), 8) + pad(format2(result.libdeflateInflateMBps), 27) + format2(result.zlibInflateMBps))
         }
     }
 
-    private func measure(level: Int, batches: [Batch]) throws {
-        var encoder = BatchEncoder(level: level)
-        var decoder = BatchDecoder()
+    private func measure(level: Int, batches: [Batch], backend: DeflateBackend, inflater: InflateBackend) throws {
+        var encoder = BatchEncoder(level: level, compressor: backend)
+        var decoder = BatchDecoder(inflater: inflater)
         let sealed = try batches.map { try encoder.encode($0) }
         let bodies = try sealed.map { try WireBenchZlib.inflate($0.compressed, size: Int($0.uncompressedSize)) }
         let bodyBytes = Double(bodies.reduce(0) { $0 + $1.count })

@@ -44,6 +44,9 @@ struct AgentInputOptions: ParsableArguments {
     @Option(name: .customLong("compression-level"), help: "zlib level 1 (fast) to 9 (small).")
     var compressionLevel: Int = 1
 
+    @Option(name: .customLong("compressor"), help: "Deflate library sealing batches: isal (fastest), libdeflate or zlib; the wire format is zlib with any of them.")
+    var compressor: String = "isal"
+
     func apply(to configuration: inout NodeConfiguration) throws {
         configuration.files = file
         configuration.excludes = exclude
@@ -71,7 +74,8 @@ struct AgentInputOptions: ParsableArguments {
             maxEvents: batchEvents,
             maxBytes: batchBytes,
             linger: .milliseconds(lingerMilliseconds),
-            compressionLevel: compressionLevel
+            compressionLevel: compressionLevel,
+            compressor: try ConfigValue.compressor(compressor, key: "compressor")
         )
     }
 }

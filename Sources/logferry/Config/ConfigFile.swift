@@ -189,6 +189,7 @@ struct ConfigKey: Sendable {
             guard (0...9).contains($1) else { throw ConfigError.badValue(key: "compression-level", value: "\($1)", expected: "0 to 9") }
             $0.batch.compressionLevel = $1
         },
+        "compressor": .string { $0.batch.compressor = try ConfigValue.compressor($1, key: "compressor") },
         "metrics-listen": .string { $0.metricsListen = try ConfigValue.address($1, key: "metrics-listen") },
         "log-level": .string { $0.logLevel = $1 },
         "file": .strings { $0.files = $1 },

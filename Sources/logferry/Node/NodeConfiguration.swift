@@ -101,7 +101,8 @@ struct NodeConfiguration: Sendable {
     var exitWhenDrained: Bool = false
     /// `max-line-bytes`: longer lines are cut here (the cut is counted).
     var maxLineBytes: Int = 1 << 20
-    /// `batch-events`, `batch-bytes`, `linger-ms`, `compression-level`: when batches are sealed and how.
+    /// `batch-events`, `batch-bytes`, `linger-ms`, `compression-level`, `compressor`: when batches are sealed
+    /// and how.
     var batch: BatchPolicy = BatchPolicy()
 
     // Line filters and multi-line events (Node/LineFilterOptions.swift).

@@ -1,3 +1,4 @@
+import LogFerryDeflate
 import LogFerryWire
 
 /// When a batch is sealed: at a number of events, an uncompressed size, or a linger time after its first
@@ -9,15 +10,21 @@ public struct BatchPolicy: Sendable, Hashable {
     public var maxBytes: Int
     /// Seal this long after the first event of a batch, however small it is.
     public var linger: Duration
-    /// zlib level for sealing.
+    /// Compression level for sealing (0...9, clamped into the compressor's levels).
     public var compressionLevel: Int
+    /// The library that compresses sealed batches; the wire format is zlib whichever it is.
+    public var compressor: DeflateBackend
 
-    /// The defaults: 4096 events, 1 MiB, 200 ms, zlib level 1.
-    public init(maxEvents: Int = 4096, maxBytes: Int = 1 << 20, linger: Duration = .milliseconds(200), compressionLevel: Int = 1) {
+    /// The defaults: 4096 events, 1 MiB, 200 ms, level 1 with ISA-L.
+    public init(
+        maxEvents: Int = 4096, maxBytes: Int = 1 << 20, linger: Duration = .milliseconds(200), compressionLevel: Int = 1,
+        compressor: DeflateBackend = .isal
+    ) {
         self.maxEvents = maxEvents
         self.maxBytes = maxBytes
         self.linger = linger
         self.compressionLevel = compressionLevel
+        self.compressor = compressor
     }
 }
 

@@ -39,7 +39,7 @@ public actor SpoolIngest {
         self.shutdownWait = shutdownWait
         self.logger = logger
         self.assembler = BatchAssembler(policy: policy)
-        self.encoder = BatchEncoder(level: policy.compressionLevel)
+        self.encoder = BatchEncoder(level: policy.compressionLevel, compressor: policy.compressor)
         self.eventsIn = Counter(label: "logferry_source_events_total", dimensions: [("source", kind)])
         self.lostEvents = Counter(label: "logferry_ingest_lost_events_total", dimensions: [("source", kind)])
     }

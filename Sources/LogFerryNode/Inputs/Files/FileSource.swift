@@ -52,7 +52,7 @@ public struct FileSource: Service {
         var storedThrough = through
         let tailer = FileTailer(configuration: self.tailer, checkpoints: Array(offsets.checkpoints.values), logger: logger)
         var assembler = BatchAssembler(policy: policy)
-        var encoder = BatchEncoder(level: policy.compressionLevel)
+        var encoder = BatchEncoder(level: policy.compressionLevel, compressor: policy.compressor)
         var touched: [FileIdentityKey: FileCheckpoint] = [:]
         var lastSnapshot = ContinuousClock.now
         let dropped = Counter(label: "logferry_ingest_dropped_batches_total")

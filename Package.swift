@@ -151,10 +151,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
-            ],
-            // Release builds link the Swift runtime and Foundation statically: the shared libraries' relocated
-            // pages cost an idle agent about 5 MB of RSS (Docs/PERFORMANCE.md, agent memory).
-            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+            ]
         ),
         // What the tests share: a seeded generator, a temporary directory, a log capture, waits with deadlines,
         // child processes, and the end-to-end scene (ferry nodes, chaos proxies, in-process origins, certificates).

@@ -19,6 +19,12 @@ enum BatchBody {
 
     /// Appends the body of `events` read on `host` to `body` (which the caller has emptied).
     static func write(host: String, events: ArraySlice<Event>, into body: inout [UInt8]) {
+        // Borrow the events in place: iterating the slice would copy each event (retaining its line, source and
+        // fields) only to release it again, which cost more than the encoding itself.
+        events.withUnsafeBufferPointer { write(host: host, events: $0, into: &body) }
+    }
+
+    private static func write(host: String, events: UnsafeBufferPointer<Event>, into body: inout [UInt8]) {
         body.append(formatVersion)
         body.appendVarintString(host)
 
@@ -30,19 +36,20 @@ enum BatchBody {
         var lastSource: String? = nil
         var lastIndex = 0
         var anyFields = false
-        for event in events {
-            if event.source != lastSource {
-                if let index = sourceIndex[event.source] {
+        for position in events.indices {
+            if events[position].source != lastSource {
+                let source = events[position].source
+                if let index = sourceIndex[source] {
                     lastIndex = index
                 } else {
                     lastIndex = sources.count
-                    sourceIndex[event.source] = lastIndex
-                    sources.append(event.source)
+                    sourceIndex[source] = lastIndex
+                    sources.append(source)
                 }
-                lastSource = event.source
+                lastSource = source
             }
             indices.append(lastIndex)
-            anyFields = anyFields || !event.fields.isEmpty
+            anyFields = anyFields || !events[position].fields.isEmpty
         }
         body.appendVarint(UInt64(sources.count))
         for source in sources { body.appendVarintString(source) }
@@ -62,14 +69,19 @@ enum BatchBody {
         var previous = events.first?.timestamp ?? 0
         body.appendVarint(previous)
         body.appendVarint(UInt64(events.count))
-        for (event, index) in zip(events, indices) {
-            let delta = Int64(bitPattern: event.timestamp &- previous)
+        for position in events.indices {
+            let timestamp = events[position].timestamp
+            let delta = Int64(bitPattern: timestamp &- previous)
             body.appendVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)))
-            previous = event.timestamp
-            body.appendVarint(UInt64(index) << 1 | (event.fields.isEmpty ? 0 : 1))
-            body.appendVarint(UInt64(event.line.count))
-            body.append(contentsOf: event.line)
-            if !event.fields.isEmpty {
+            previous = timestamp
+            let hasFields = !events[position].fields.isEmpty
+            body.appendVarint(UInt64(indices[position]) << 1 | (hasFields ? 1 : 0))
+            events[position].line.withUnsafeBufferPointer { line in
+                body.appendVarint(UInt64(line.count))
+                body.append(contentsOf: line)
+            }
+            if hasFields {
+                let event = events[position]
                 body.appendVarint(UInt64(event.fields.count))
                 var fields: [(index: Int, value: String)] = []
                 fields.reserveCapacity(event.fields.count)

@@ -102,9 +102,12 @@ public struct FileSource: Service {
                 )
                 let now = WallClock.nanosecondsSinceEpoch()
                 var filteredNow = 0
-                for line in lines {
-                    // A dropped line's offset still goes into the next record: it is not read again.
-                    touched[FileIdentityKey(line.identity)] = FileCheckpoint(identity: line.identity, path: line.path, offset: line.endOffset)
+                for (index, line) in lines.enumerated() {
+                    // A dropped line's offset still goes into the next record: it is not read again. Lines come
+                    // in runs per file, so the checkpoint is noted once per run, at its last line.
+                    if index == lines.count - 1 || FileIdentityKey(lines[index + 1].identity) != FileIdentityKey(line.identity) {
+                        touched[FileIdentityKey(line.identity)] = FileCheckpoint(identity: line.identity, path: line.path, offset: line.endOffset)
+                    }
                     guard filter.admits(line.line) else {
                         filteredNow += 1
                         continue

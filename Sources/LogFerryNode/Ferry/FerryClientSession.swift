@@ -3,8 +3,11 @@ import LogFerryWire
 /// One ferry connection's client state shared by the sink's tasks: ``ClientProtocolState`` (the protocol and
 /// the window of records in flight) plus what only I/O needs — waiting for room in the window, and the time
 /// of the last progress, so a peer that holds batches without acking is abandoned.
-actor FerryClientSession {
-    private(set) var state: ClientProtocolState
+///
+/// Public so `logferry bench fanin` drives its many sessions through this very client, not a copy of it.
+public actor FerryClientSession {
+    /// The protocol state machine of the connection.
+    public private(set) var state: ClientProtocolState
     private var spaceWaiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
     private var nextWaiterID = 0
     /// When the last ack or resolution arrived (or the window was last empty).
@@ -12,12 +15,13 @@ actor FerryClientSession {
     /// Whether any record was acknowledged on this connection.
     private(set) var madeProgress = false
 
-    init(state: ClientProtocolState) {
+    /// Wraps a fresh client state (normally awaiting the server hello).
+    public init(state: ClientProtocolState) {
         self.state = state
     }
 
     /// Feeds a frame from the server to the state machine.
-    func receive(_ frame: Frame) throws(WireError) -> ClientProtocolState.Action {
+    public func receive(_ frame: Frame) throws(WireError) -> ClientProtocolState.Action {
         let action = try state.receive(frame)
         switch action {
         case .committed:
@@ -32,7 +36,7 @@ actor FerryClientSession {
     }
 
     /// Waits until another record may be sent; honours cancellation.
-    func waitForSpace() async throws {
+    public func waitForSpace() async throws {
         while !state.canSend {
             try Task.checkCancellation()
             guard state.phase == .established else { throw CancellationError() }
@@ -55,7 +59,7 @@ actor FerryClientSession {
     }
 
     /// Notes record `sequence` as sent.
-    func send(_ sequence: UInt64) throws(WireError) {
+    public func send(_ sequence: UInt64) throws(WireError) {
         if state.inFlight.isEmpty { lastProgress = .now }
         try state.send(sequence)
     }
@@ -85,7 +89,7 @@ actor FerryClientSession {
     }
 
     /// The commit point: every record up to it is durable upstream or resolved.
-    var commitPoint: UInt64 { state.commitPoint }
+    public var commitPoint: UInt64 { state.commitPoint }
 
     /// Records in flight.
     var inFlightCount: Int { state.inFlight.count }

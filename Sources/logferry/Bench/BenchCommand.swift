@@ -14,6 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
             ShipBenchCommand.self,
             PipelineBenchCommand.self,
             DedupBenchCommand.self,
+            FaninBenchCommand.self,
         ]
     )
 }

@@ -112,10 +112,11 @@ struct FaninTests {
             }
             let counted = try await Self.metric("logferry_ferry_listener_sessions_refused_total", port: metricsPort)
             #expect(counted == 3, "sessions_refused_total is \(String(describing: counted))")
+            let log = receiver.standardError
             held.set()
             try await holders.value
             #expect(await receiver.terminate() == .exited(0))
-            let lines = receiver.standardError.split(separator: "\n").filter { $0.contains("refusing new connections") }
+            let lines = log.split(separator: "\n").filter { $0.contains("refusing new connections") }
             #expect(lines.count == 1, "one log line for the burst, got \(lines.count): \(lines)")
             #expect(lines.first?.contains("the maximum (--max-sessions) is 5") == true, "\(lines)")
         }

@@ -3,8 +3,11 @@ import LogFerryWire
 /// One ferry connection's client state shared by the sink's tasks: ``ClientProtocolState`` (the protocol and
 /// the window of records in flight) plus what only I/O needs — waiting for room in the window, and the time
 /// of the last progress, so a peer that holds batches without acking is abandoned.
-actor FerryClientSession {
-    private(set) var state: ClientProtocolState
+///
+/// Public so `logferry bench fanin` drives its many sessions through this very client, not a copy of it.
+public actor FerryClientSession {
+    /// The protocol state machine of the connection.
+    public private(set) var state: ClientProtocolState
     private var spaceWaiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
     private var nextWaiterID = 0
     /// When the last ack or resolution arrived (or the window was last empty).
@@ -18,7 +21,12 @@ actor FerryClientSession {
     /// nil sends as the window allows.
     private let inFlightTarget: Duration?
 
-    init(state: ClientProtocolState, link: LinkRateEstimator = LinkRateEstimator(), inFlightTarget: Duration? = nil) {
+    /// Wraps a fresh client state (normally awaiting the server hello); sends as the window allows.
+    public init(state: ClientProtocolState) {
+        self.init(state: state, link: LinkRateEstimator(), inFlightTarget: nil)
+    }
+
+    init(state: ClientProtocolState, link: LinkRateEstimator, inFlightTarget: Duration?) {
         self.state = state
         self.inFlightTarget = inFlightTarget
         self.link = link
@@ -26,7 +34,7 @@ actor FerryClientSession {
     }
 
     /// Feeds a frame from the server to the state machine.
-    func receive(_ frame: Frame) throws(WireError) -> ClientProtocolState.Action {
+    public func receive(_ frame: Frame) throws(WireError) -> ClientProtocolState.Action {
         let action = try state.receive(frame)
         switch action {
         case .committed(let point):
@@ -43,7 +51,7 @@ actor FerryClientSession {
     }
 
     /// Waits until another record may be sent; honours cancellation.
-    func waitForSpace() async throws {
+    public func waitForSpace() async throws {
         while !canSend {
             try Task.checkCancellation()
             guard state.phase == .established else { throw CancellationError() }
@@ -66,7 +74,7 @@ actor FerryClientSession {
     }
 
     /// Notes record `sequence`, `bytes` on the wire, as sent.
-    func send(_ sequence: UInt64, bytes: Int = 0) throws(WireError) {
+    public func send(_ sequence: UInt64, bytes: Int = 0) throws(WireError) {
         if state.inFlight.isEmpty { lastProgress = .now }
         try state.send(sequence)
         link.sent(sequence, bytes: bytes, at: .now)
@@ -103,7 +111,7 @@ actor FerryClientSession {
     }
 
     /// The commit point: every record up to it is durable upstream or resolved.
-    var commitPoint: UInt64 { state.commitPoint }
+    public var commitPoint: UInt64 { state.commitPoint }
 
     /// Records in flight.
     var inFlightCount: Int { state.inFlight.count }

@@ -26,6 +26,8 @@ public final class FerryServer: Service, Sendable {
     let openSessions = Atomic<Int>(0)
     /// What all sessions together may hold of batches not yet stored.
     let budget: BufferBudget
+    /// Connections refused past the session cap, logged once per burst.
+    let refusalBurst = RefusalBurst()
 
     /// The cursor whose state snapshots the resume points.
     static let marksCursor = "ferry-listener-marks"
@@ -65,6 +67,11 @@ public final class FerryServer: Service, Sendable {
     public func run() async throws {
         let tlsContext = try configuration.tls?.makeContext()
         let limits = configuration.limits
+        // Every session is a socket: thousands of agents need thousands of descriptors.
+        let descriptors = FileDescriptorLimit.raiseToHard()
+        if descriptors.soft < configuration.maxSessions + 64 {
+            logger.warning("this process may open \(descriptors.soft) file descriptors (hard limit \(descriptors.hard)), fewer than --max-sessions \(configuration.maxSessions) needs; connections past it fail at accept. Raise LimitNOFILE= (systemd) or ulimit -Hn, or lower --max-sessions")
+        }
         let idle = TimeAmount(configuration.idleTimeout)
         let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
         do {
@@ -160,7 +167,10 @@ public final class FerryServer: Service, Sendable {
             // Past the cap: say so at once, so the client tries another upstream or backs off.
             metrics.refusals(.retryLater).increment()
             metrics.sessionsRefused.increment()
-            logger.warning("refusing \(peer): \(sessions - 1) sessions are open, the maximum (--max-sessions) is \(configuration.maxSessions)")
+            if let unlogged = refusalBurst.refused() {
+                let since = unlogged > 0 ? "; \(unlogged) more refused since the last such message" : ""
+                logger.warning("refusing new connections (latest \(peer)): \(sessions - 1) sessions are open, the maximum (--max-sessions) is \(configuration.maxSessions)\(since). Further refusals are logged at most every \(refusalBurst.interval) and all are counted in logferry_ferry_listener_sessions_refused_total")
+            }
             try? await connection.executeThenClose { _, outbound in
                 try await outbound.write(.refuse(Refusal(
                     sequence: 0, code: .retryLater,

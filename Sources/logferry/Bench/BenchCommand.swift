@@ -15,6 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
             PipelineBenchCommand.self,
             DedupBenchCommand.self,
             FilterBenchCommand.self,
+            FaninBenchCommand.self,
         ]
     )
 }

@@ -71,7 +71,7 @@ public final class LogFerryProcess: @unchecked Sendable {
         Thread.detachNewThread {
             var pending = [UInt8]()
             while true {
-                let chunk = reader.availableData
+                let chunk = readRetryingInterrupts(reader.fileDescriptor)
                 if chunk.isEmpty { break }
                 pending.append(contentsOf: chunk)
                 while let newline = pending.firstIndex(of: 0x0A) {
@@ -167,5 +167,16 @@ func waitForExit(_ process: Process) async {
             process.waitUntilExit()
             continuation.resume()
         }
+    }
+}
+
+/// Up to 64 KiB from `descriptor`, retrying a read a signal interrupted; empty at end of file or on an error.
+/// (`FileHandle.availableData` traps on EINTR, which a test process spawning many children meets: SIGCHLD.)
+public func readRetryingInterrupts(_ descriptor: Int32) -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: 64 << 10)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count >= 0 { return Array(buffer[..<count]) }
+        if errno != EINTR { return [] }
     }
 }

@@ -78,7 +78,11 @@ public struct TestCertificates: Sendable {
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        var bytes: [UInt8] = []
+        while case let chunk = readRetryingInterrupts(output.fileHandleForReading.fileDescriptor), !chunk.isEmpty {
+            bytes += chunk
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw OpenSSLError(arguments: arguments, status: process.terminationStatus, output: text)

@@ -20,10 +20,13 @@ final class BenchProcess: @unchecked Sendable {
         let handle = out.fileHandleForReading
         reader = Thread {
             var pending = Data()
+            var buffer = [UInt8](repeating: 0, count: 64 << 10)
             while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
+                // Not `availableData`: it traps on EINTR, and the bench's children send SIGCHLD.
+                let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                if count <= 0 { break }
+                pending.append(contentsOf: buffer[..<count])
                 while let newline = pending.firstIndex(of: 0x0A) {
                     continuation.yield(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
                     pending = Data(pending[(newline + 1)...])

@@ -262,6 +262,8 @@ struct FileSinkFaultTests {
                     try await Self.ship(origin, range, batchSize: 25,
                                         expectedBytes: Self.bytes(of: 0..<range.upperBound, host: host), files: files,
                                         deadline: .seconds(5))
+                    // Past the sink's commit interval (200 ms), so each wave is committed (and rotated) on its own.
+                    try await Task.sleep(for: .milliseconds(400))
                 }
                 await Self.stop(receiver, behind: proxy)
                 currentBeforeRestart = Self.contents(directory + "/" + name)

@@ -99,7 +99,7 @@ struct SystemdNotifyServiceTests {
         wedged.isOn = false
         let resumed = await waitUntilTrue(timeout: .seconds(30)) { recorder.count(.watchdog) > petsAtWedge }
         #expect(resumed)
-        let restored = await waitUntilTrue(timeout: .seconds(30)) { recorder.count(.status("ready: listening on 127.0.0.1:7514")) == 2 }
+        let restored = await waitUntilTrue(timeout: .seconds(30)) { recorder.count(.status("ready: listening on 127.0.0.1:7514")) >= 2 }
         #expect(restored, "the ready status is shown again after the wedge: \(recorder.all)")
 
         running.cancel()

@@ -100,10 +100,17 @@ public final class FileSink: Service, Sendable {
         do {
             while true {
                 var record = try await reader.nextIfAvailable()
+                // Dry. In a steady stream the sink runs dry after nearly every batch, and a commit is three
+                // fsyncs and a state-file rename: look again for a moment first, so commits stay at most one per
+                // commit interval. Before waiting for good, make what was written durable.
+                while record == nil, ContinuousClock.now - lastCommit < configuration.commitInterval {
+                    try await Task.sleep(for: .milliseconds(5))
+                    record = try await reader.nextIfAvailable()
+                }
                 if record == nil {
-                    // Dry: make what we wrote durable before waiting.
                     try await writer.commit()
                     await progress.advance(to: writer.committedThrough)
+                    lastCommit = .now
                     record = try await reader.next()
                 }
                 guard let record else { break }

@@ -17,6 +17,9 @@ struct FileSinkWriter {
     private(set) var committedThrough: UInt64
     private var writtenThrough: UInt64
     private var open: [String: OutputFile] = [:]
+    /// When each open file was last written, by a counter of batches, to close the least recently used.
+    private var lastUse: [String: UInt64] = [:]
+    private var useClock: UInt64 = 0
     /// The current batch's output, one buffer per file, in order of first use.
     private var outputs: [(relative: String, bytes: [UInt8])] = []
     private var formatter: EventFormatter
@@ -28,8 +31,10 @@ struct FileSinkWriter {
     private let root: String
     private let statePath: String
 
-    /// At most this many output files stay open; the least recently used is synced and closed.
-    static let maxOpenFiles = 256
+    /// At most this many output files stay open; the least recently used is synced and closed. Sized for a
+    /// receiver of a thousand hosts (the listener raises its descriptor limit at start): past it, every batch
+    /// of a new host would cost another file's fsync and close.
+    static let maxOpenFiles = 1024
     /// The directory inside the output root that holds the sink's state (never an output host directory:
     /// host directory names never start with a dot).
     static let stateDirectory = ".logferry"
@@ -265,8 +270,12 @@ struct FileSinkWriter {
     }
 
     private mutating func file(_ relative: String) throws -> OutputFile {
+        useClock += 1
+        lastUse[relative] = useClock
         if let file = open[relative] { return file }
-        if open.count >= Self.maxOpenFiles, let victim = open.keys.first {
+        if open.count >= Self.maxOpenFiles,
+           let victim = open.keys.min(by: { (lastUse[$0] ?? 0) < (lastUse[$1] ?? 0) }) {
+            lastUse[victim] = nil
             try open.removeValue(forKey: victim)?.close()
         }
         let file = try OutputFile(path: root + "/" + relative)

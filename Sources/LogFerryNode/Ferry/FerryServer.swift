@@ -76,7 +76,7 @@ public final class FerryServer: Service, Sendable {
         let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
         do {
             serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.backlog, value: 4096)  // thousands of agents reconnect at once after an outage
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .bind(host: configuration.host, port: configuration.port) { channel in

@@ -159,6 +159,7 @@ let package = Package(
         .target(
             name: "LogFerryTestSupport",
             dependencies: [
+                "CZlib",
                 "LogFerryNode", "LogFerrySpool", "LogFerryWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import LogFerryTestSupport
 import Foundation
 import LogFerryDeflate
 import LogFerryWire
@@ -51,11 +52,11 @@ struct VectorTests {
         // The vector was made by zlib; ISA-L and libdeflate write other (equally valid) streams.
         var encoder = BatchEncoder(level: vectors.batch.level, compressor: .zlib)
         let ours = try encoder.encode(Samples.vectorBatch)
-        let body = try #require(ZlibTestSupport.uncompress(ours.compressed, size: Int(ours.uncompressedSize)))
+        let body = try #require(ReferenceZlib.uncompress(ours.compressed, size: Int(ours.uncompressedSize)))
         #expect(Hex.encode(body) == vectors.batch.body)
-        #expect(ZlibTestSupport.uncompress(sealed.compressed, size: Int(sealed.uncompressedSize)) == body)
+        #expect(ReferenceZlib.uncompress(sealed.compressed, size: Int(sealed.uncompressedSize)) == body)
         // deflate's exact output is zlib's business; compare it only against the zlib that made the vector.
-        if ZlibTestSupport.version == vectors.batch.zlibVersion {
+        if ReferenceZlib.version == vectors.batch.zlibVersion {
             #expect(Hex.encode(ours.serialized()) == vectors.batch.sealed)
         }
     }
@@ -91,10 +92,10 @@ struct VectorTests {
         guard let path = ProcessInfo.processInfo.environment["LOGFERRY_WRITE_VECTORS"] else { return }
         var encoder = BatchEncoder(level: 1, compressor: .zlib)
         let sealed = try encoder.encode(Samples.vectorBatch)
-        let body = try #require(ZlibTestSupport.uncompress(sealed.compressed, size: Int(sealed.uncompressedSize)))
+        let body = try #require(ReferenceZlib.uncompress(sealed.compressed, size: Int(sealed.uncompressedSize)))
         let vectors = Vectors(
             frames: Samples.everyFrame(sealed: sealed).map { .init(name: $0.name, hex: Hex.encode($0.frame.encodedBytes())) },
-            batch: .init(level: 1, zlibVersion: ZlibTestSupport.version, body: Hex.encode(body), sealed: Hex.encode(sealed.serialized()))
+            batch: .init(level: 1, zlibVersion: ReferenceZlib.version, body: Hex.encode(body), sealed: Hex.encode(sealed.serialized()))
         )
         let json = JSONEncoder()
         json.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -1,9 +1,11 @@
 import CZlib
 
-enum ZlibTestSupport {
+/// Plain zlib, called directly: the reference the deflate backends and the batch codec are checked against, and
+/// the maker of hostile streams (bombs, streams that are not batch bodies).
+public enum ReferenceZlib {
     /// Compresses `total` zero bytes by streaming a 1 MiB zero buffer through deflate, so a 1 GiB bomb
     /// never needs 1 GiB of memory.
-    static func deflateZeros(total: Int, level: Int32 = 9) -> [UInt8] {
+    public static func deflateZeros(total: Int, level: Int32 = 9) -> [UInt8] {
         // zlib's state points back at the z_stream, so it needs a fixed address.
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
@@ -37,19 +39,19 @@ enum ZlibTestSupport {
         return compressed
     }
 
-    /// Plain zlib compression of `bytes` (a stream that is not a valid batch body, for size tests).
-    static func compress(_ bytes: [UInt8]) -> [UInt8] {
+    /// Plain zlib compression of `bytes` at `level`.
+    public static func compress(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
         var length = compressBound(uLong(bytes.count))
         var out = [UInt8](repeating: 0, count: Int(length))
-        let status = compress2(&out, &length, bytes, uLong(bytes.count), 6)
+        let status = compress2(&out, &length, bytes, uLong(bytes.count), level)
         precondition(status == Z_OK)
         return Array(out[..<Int(length)])
     }
 }
 
-extension ZlibTestSupport {
+extension ReferenceZlib {
     /// Plain zlib decompression of `compressed` into exactly `size` bytes.
-    static func uncompress(_ compressed: [UInt8], size: Int) -> [UInt8]? {
+    public static func uncompress(_ compressed: [UInt8], size: Int) -> [UInt8]? {
         var length = uLong(size)
         var out = [UInt8](repeating: 0, count: max(size, 1))
         guard CZlib.uncompress(&out, &length, compressed, uLong(compressed.count)) == Z_OK, Int(length) == size else {
@@ -59,5 +61,5 @@ extension ZlibTestSupport {
     }
 
     /// The version of the zlib linked in.
-    static var version: String { String(cString: zlibVersion()) }
+    public static var version: String { String(cString: zlibVersion()) }
 }

@@ -23,7 +23,7 @@ struct AgentJournalTests {
         let journals: String
         let out: String
         let receiver: ReceiverProcess
-        let agent: RestartableAgent
+        let agent: RestartableNode
         let boot = JournalExport.randomBootID()
         let start = JournalExport.nowMicroseconds() - 3_600_000_000
 
@@ -35,7 +35,7 @@ struct AgentJournalTests {
                 spool: try scene.path("receiver-spool"), out: out, format: "json",
                 stderrPath: try scene.path("receiver.stderr"), children: scene.children
             )
-            agent = RestartableAgent(
+            agent = RestartableNode(
                 name: "agent",
                 arguments: [
                     "--journal-dir", journals, "--spool", try scene.path("agent-spool"),

@@ -136,7 +136,7 @@ struct AgentRotationTests {
                 spool: scene.directory.file("receiver-spool"), out: out, stderrPath: scene.directory.file("receiver.stderr"),
                 children: scene.children
             )
-            let agent = RestartableAgent(
+            let agent = RestartableNode(
                 name: "agent",
                 arguments: [
                     "--file", logs + "/app.log*", "--spool", scene.directory.file("agent-spool"),

@@ -45,7 +45,7 @@ struct FerryReplayTests {
             let receiver = try await scene.node("receiver", ["receive", "--spool", receiverSpool, "--out", out])
             let proxy = try scene.proxy(to: receiver.port)
             let log = try NumberedLines(host: "replay-1", path: scene.path("app.log"))
-            let agent = RestartableAgent(name: "agent", arguments: [
+            let agent = RestartableNode(name: "agent", arguments: [
                 "--file", log.path, "--spool", try scene.path("spool-agent"), "--to", "127.0.0.1:\(proxy.port)",
                 "--host-name", log.host, "--retain-bytes", "100000000",
             ] + Self.agentFlags, logDirectory: scene.directory.path, children: children)
@@ -135,7 +135,7 @@ struct FerryReplayTests {
             let relay = try await scene.node("relay", relayArguments)
             let relayProxy = try scene.proxy(to: relay.port)
             let log = try NumberedLines(host: "replay-2", path: scene.path("app.log"))
-            let agent = RestartableAgent(name: "agent", arguments: [
+            let agent = RestartableNode(name: "agent", arguments: [
                 "--file", log.path, "--spool", try scene.path("spool-agent"), "--to", "127.0.0.1:\(relayProxy.port)",
                 "--host-name", log.host, "--retain-bytes", "100000000",
             ] + Self.agentFlags, logDirectory: scene.directory.path, children: children)
@@ -242,7 +242,7 @@ struct FerryReplayTests {
             let proxy = try scene.proxy(to: receiver.port)
             let log = try NumberedLines(host: "replay-3", path: scene.path("app.log"))
             let metricsPort = try freeTCPPort()
-            let agent = RestartableAgent(name: "agent", arguments: [
+            let agent = RestartableNode(name: "agent", arguments: [
                 "--file", log.path, "--spool", try scene.path("spool-agent"), "--to", "127.0.0.1:\(proxy.port)",
                 "--host-name", log.host, "--max-spool-bytes", "2000000", "--retain-bytes", "1500000",
                 "--metrics-listen", "127.0.0.1:\(metricsPort)",
@@ -319,7 +319,7 @@ struct FerryReplayTests {
             let common = [
                 "--file", log.path, "--spool", agentSpool, "--host-name", log.host, "--retain-bytes", "100000000",
             ] + Self.agentFlags
-            let agent = RestartableAgent(name: "agent", arguments: common, logDirectory: scene.directory.path, children: children)
+            let agent = RestartableNode(name: "agent", arguments: common, logDirectory: scene.directory.path, children: children)
             try agent.start(["--to", "127.0.0.1:\(first.port)"])
             do {
                 try log.write(0..<n1)

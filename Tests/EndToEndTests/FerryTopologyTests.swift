@@ -196,7 +196,7 @@ extension FerryTopologyTests {
         let out: String
         /// Every listening node (receiver, relays) with the proxy in front of it.
         var fronts: [String: (node: FerryNode, proxy: ChaosProxy)] = [:]
-        var agents: [String: RestartableAgent] = [:]
+        var agents: [String: RestartableNode] = [:]
         var writers: [NumberedLog] = []
         var schedule: [(at: Double, action: Action)] = []
         var down: Set<String> = []
@@ -229,7 +229,7 @@ extension FerryTopologyTests {
                 let writer = NumberedLog(host: spec.host, path: logs + "/\(spec.name).log", total: spec.lines)
                 try writer.create()
                 writers.append(writer)
-                let agent = RestartableAgent(name: spec.name, arguments: [
+                let agent = RestartableNode(name: spec.name, arguments: [
                     "--file", writer.path, "--spool", try scene.path("spool-\(spec.name)"), "--to", upstreams(spec.to),
                     "--host-name", spec.host, "--selection", spec.selection,
                     "--progress-timeout", FerryTopologyTests.progressTimeout, "--backoff-cap-ms", "500",

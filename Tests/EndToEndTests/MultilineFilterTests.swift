@@ -39,7 +39,7 @@ struct MultilineFilterTests {
             let receiver = try await ReceiverProcess.start(
                 spool: directory.file("receiver-spool"), out: out, stderrPath: directory.file("receiver.stderr"), children: children
             )
-            let agent = RestartableAgent(name: "agent", arguments: [
+            let agent = RestartableNode(name: "agent", arguments: [
                 "--file", log, "--multiline-start", "^(Exception|[0-9]{4}-[0-9]{2}-[0-9]{2} )", "--multiline-timeout", "20s",
                 "--linger-ms", "50", "--spool", directory.file("agent-spool"), "--to", "127.0.0.1:\(receiver.port)",
                 "--host-name", "trace-host", "--backoff-cap-ms", "1000",
@@ -104,7 +104,7 @@ struct MultilineFilterTests {
                 spool: directory.file("receiver-spool"), out: out, format: "json",
                 stderrPath: directory.file("receiver.stderr"), children: children
             )
-            let agent = RestartableAgent(name: "agent", arguments: [
+            let agent = RestartableNode(name: "agent", arguments: [
                 "--file", log, "--multiline-continue", #"^(\s|Caused by:)"#, "--multiline-timeout", "500ms",
                 "--file-include", "^Exception", "--file-include", " (WARN|ERROR) ", "--file-exclude", "healthcheck",
                 "--metrics-listen", "127.0.0.1:\(metricsPort)", "--linger-ms", "50",

@@ -42,7 +42,7 @@ struct NATSClusterTests {
 
             let out = try scene.path("out", create: true)
             let receiver = RestartableNode(
-                name: "receiver",
+                name: "receiver", subcommand: nil,
                 arguments: [
                     "receive", "--spool", try scene.path("spool-receiver"), "--out", out,
                     "--nats-in", cluster.urlList, "--nats-replicas", "3", "--nats-consumer", "files",
@@ -57,7 +57,7 @@ struct NATSClusterTests {
 
             let file = try scene.path("app.log")
             guard FileManager.default.createFile(atPath: file, contents: nil) else { throw HarnessError("cannot create \(file)") }
-            let agent = RestartableAgent(name: "agent", arguments: [
+            let agent = RestartableNode(name: "agent", arguments: [
                 "--file", file, "--spool", try scene.path("spool-agent"), "--to", "127.0.0.1:\(proxy.port)",
                 "--host-name", Self.host, "--backoff-cap-ms", "500",
             ], logDirectory: scene.directory.path, children: children)
@@ -144,9 +144,9 @@ struct NATSClusterTests {
             // Both clients lost the server they were on and went on through another one of the cluster.
             let relayLog = relay.allStandardError(lastLines: 10_000)
             #expect(relayLog.contains("NATS connection lost"), "the relay never lost its NATS server")
-            #expect(receiver.occurrences(of: "NATS connection lost") >= 1, "the receiver never lost its NATS server")
+            #expect(receiver.occurrencesInAllRuns(of: "NATS connection lost") >= 1, "the receiver never lost its NATS server")
             // The receiver read the stream in both of its runs.
-            #expect(receiver.occurrences(of: "reading JetStream stream LOGFERRY") >= 2)
+            #expect(receiver.occurrencesInAllRuns(of: "reading JetStream stream LOGFERRY") >= 2)
             await cluster.stopAll()
         }
     }

@@ -181,7 +181,7 @@ let package = Package(
         .testTarget(
             name: "LogFerryNodeTests",
             dependencies: [
-                "LogFerryNode", "LogFerrySpool", "LogFerryTestSupport", "LogFerryWire", "LogFerryNATS",
+                "LogFerryBytes", "LogFerryNode", "LogFerrySpool", "LogFerryTestSupport", "LogFerryWire", "LogFerryNATS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

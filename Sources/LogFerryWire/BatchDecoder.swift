@@ -13,8 +13,9 @@ public struct BatchDecoder {
     private var buffer: [UInt8] = []
     /// Deflate's largest possible expansion (258-byte matches at the cheapest code), with room to spare.
     static let maximumExpansion: UInt64 = 1_100
-    /// Inflate buffers up to this size are kept for the next batch; larger ones are given back.
-    static let keptBufferBytes = 4 << 20
+    /// Inflate buffers up to this size are kept for the next batch; larger ones are given back, so an idle
+    /// session of a listener with thousands holds at most this much for inflating.
+    static let keptBufferBytes = 256 << 10
 
     /// The limits every batch is checked against before anything is allocated.
     public var limits: WireLimits
@@ -63,17 +64,37 @@ public struct BatchDecoder {
         }
     }
 
-    /// ``validate(_:)`` that also returns a copy of the inflated body when `keepingBody` is true, for a
-    /// reader of the same batch later on (``scan(_:inflated:fields:tables:event:)``).
+    /// ``validate(_:)`` that also returns the inflated body when `keepingBody` is true, for a reader of the
+    /// same batch later on (``scan(_:inflated:fields:tables:event:)``).
+    ///
+    /// The kept body is inflated straight into the array handed over: no copy, and nothing of that size stays
+    /// with this decoder.
     public mutating func validate(
         _ sealed: SealedBatch, keepingBody: Bool
     ) throws(WireError) -> (host: String, inflated: InflatedBatch?) {
-        try withInflated(sealed) { body throws(WireError) in
-            let host = try BatchBody.parse(body, expectedEvents: sealed.eventCount, materialize: false).host
-            let kept = keepingBody
-                ? InflatedBatch(body: BatchBody.copy(body), eventCount: sealed.eventCount, crc32c: sealed.crc32c) : nil
-            return (host, kept)
+        guard keepingBody else { return (try validate(sealed), nil) }
+        try check(sealed)
+        let size = Int(sealed.uncompressedSize)
+        let inflater = self.inflater
+        var failure: WireError?
+        let body = [UInt8](unsafeUninitializedCapacity: size) { output, initialized in
+            initialized = 0
+            do throws(WireError) {
+                try Self.inflate(sealed, with: inflater, into: UnsafeMutableRawBufferPointer(output))
+                initialized = size
+            } catch {
+                failure = error
+            }
         }
+        if let failure { throw failure }
+        let parsed: Result<String, WireError> = body.withUnsafeBytes { bytes in
+            do throws(WireError) {
+                return .success(try BatchBody.parse(bytes, expectedEvents: sealed.eventCount, materialize: false).host)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return (try parsed.get(), InflatedBatch(body: body, eventCount: sealed.eventCount, crc32c: sealed.crc32c))
     }
 
     /// ``scan(_:fields:tables:event:)`` over a body inflated before: when `inflated` belongs to `sealed`,
@@ -109,6 +130,29 @@ public struct BatchDecoder {
     private mutating func withInflated<T>(
         _ sealed: SealedBatch, _ body: (UnsafeRawBufferPointer) throws(WireError) -> T
     ) throws(WireError) -> T {
+        try check(sealed)
+        let size = Int(sealed.uncompressedSize)
+        if buffer.count < size {
+            buffer = [UInt8](repeating: 0, count: size)
+        }
+        // A big batch's buffer is not kept for the next one: a session must not pin memory while idle.
+        defer { if buffer.count > Self.keptBufferBytes { buffer = [] } }
+        let inflater = self.inflater
+        let result: Result<T, WireError> = buffer.withUnsafeMutableBytes { whole in
+            do throws(WireError) {
+                let output = UnsafeMutableRawBufferPointer(rebasing: whole[..<size])
+                try Self.inflate(sealed, with: inflater, into: output)
+                return .success(try body(UnsafeRawBufferPointer(output)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Checks the declared sizes against ``limits`` and against what the compressed bytes can hold, and the
+    /// CRC32C: everything that must pass before memory of the declared size is allocated.
+    private func check(_ sealed: SealedBatch) throws(WireError) {
         guard sealed.eventCount <= limits.maxEventsPerBatch else {
             throw WireError(.tooManyEvents(count: sealed.eventCount, limit: limits.maxEventsPerBatch))
         }
@@ -125,29 +169,20 @@ public struct BatchDecoder {
         }
         let crc = CRC32C.checksum(sealed.compressed)
         guard crc == sealed.crc32c else { throw WireError(.crcMismatch(declared: sealed.crc32c, actual: crc)) }
+    }
 
-        let size = Int(sealed.uncompressedSize)
-        if buffer.count < size {
-            buffer = [UInt8](repeating: 0, count: size)
-        }
-        // A big batch's buffer is not kept for the next one: a session must not pin memory while idle.
-        defer { if buffer.count > Self.keptBufferBytes { buffer = [] } }
-        let inflater = self.inflater
-        let result: Result<T, WireError> = sealed.compressed.withUnsafeBytes { input in
-            buffer.withUnsafeMutableBytes { whole in
-                do throws(WireError) {
-                    let output = UnsafeMutableRawBufferPointer(rebasing: whole[..<size])
-                    do throws(DeflateError) {
-                        try inflater.inflate(input, into: output)
-                    } catch {
-                        throw WireError(deflate: error)
-                    }
-                    return .success(try body(UnsafeRawBufferPointer(output)))
-                } catch {
-                    return .failure(error)
-                }
+    /// Inflates `sealed` into `output`, exactly its declared size.
+    private static func inflate(
+        _ sealed: SealedBatch, with inflater: DeflateInflater, into output: UnsafeMutableRawBufferPointer
+    ) throws(WireError) {
+        let result: Result<Void, WireError> = sealed.compressed.withUnsafeBytes { input in
+            do throws(DeflateError) {
+                try inflater.inflate(input, into: output)
+                return .success(())
+            } catch {
+                return .failure(WireError(deflate: error))
             }
         }
-        return try result.get()
+        try result.get()
     }
 }

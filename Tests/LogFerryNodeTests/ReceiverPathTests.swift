@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryBytes
 @testable import LogFerryWire
 import Testing
 @testable import LogFerryNode
@@ -53,6 +54,28 @@ struct ReceiverPathTests {
         lines = []
         try decoder.scan(other, inflated: inflated, tables: { _ in }) { lines.append([UInt8]($0.line)) }
         #expect(lines == [Array("other".utf8)])
+    }
+
+    @Test("keeping the body refuses what plain validation refuses: a bad CRC, a size the bytes cannot hold, a wrong size, a cut stream")
+    func keptBodyRefusals() throws {
+        var encoder = BatchEncoder()
+        let sealed = try encoder.encode(Self.batch)
+        var badCRC = sealed
+        badCRC.crc32c ^= 1
+        var impossible = sealed
+        impossible.uncompressedSize = UInt32(sealed.compressed.count * 2_000)
+        var shorter = sealed
+        shorter.uncompressedSize -= 1
+        var cut = sealed
+        cut.compressed.removeLast(8)
+        cut.crc32c = CRC32C.checksum(cut.compressed)
+        for hostile in [badCRC, impossible, shorter, cut] {
+            var decoder = BatchDecoder()
+            #expect(throws: WireError.self) { try decoder.validate(hostile, keepingBody: false) }
+            #expect(throws: WireError.self) { try decoder.validate(hostile, keepingBody: true) }
+            // The decoder is still good for the next batch.
+            #expect(try decoder.validate(sealed, keepingBody: true).inflated?.belongs(to: sealed) == true)
+        }
     }
 
     @Test("a malformed body found part-way throws after some events were visited")

@@ -89,6 +89,7 @@ struct AgentCommand: AsyncParsableCommand {
             Examples:
               logferry agent --file '/var/log/nginx/*.log' --spool /var/spool/logferry --to relay:7514
               some-program | logferry agent --stdin --exit-when-drained --spool spool/agent --to relay:7514
+              logferry agent --file '/var/log/app/*.log' --spool /var/spool/logferry --nats-out nats://n1:4222,nats://n2:4222
             Lines from files are exactly-once across kill -9 (offsets live in the spool). Lines from stdin and
             syslog that are not yet in a sealed batch (at most one linger period) are lost on kill -9.
             """
@@ -100,6 +101,7 @@ struct AgentCommand: AsyncParsableCommand {
     @OptionGroup var spoolOptions: SpoolOptions
     @OptionGroup var ship: ShipOptions
     @OptionGroup var common: CommonOptions
+    @OptionGroup var nats: NATSOptions
 
     func run() async throws {
         var configuration = NodeConfiguration()
@@ -107,9 +109,15 @@ struct AgentCommand: AsyncParsableCommand {
         try journal.apply(to: &configuration)
         try inputs.apply(to: &configuration)
         try filters.apply(to: &configuration)
-        guard ship.to != nil else { throw ValidationError("missing --to: an agent ships to an upstream HOST:PORT") }
+        guard ship.to != nil || nats.natsOut != nil else {
+            throw ValidationError("missing --to (or --nats-out): an agent ships to an upstream HOST:PORT or to NATS JetStream")
+        }
+        guard nats.natsIn == nil else {
+            throw ValidationError("--nats-in is for a relay or receiver; an agent reads this host's files, stdin, syslog or journal")
+        }
         try ship.apply(to: &configuration)
         try common.apply(to: &configuration)
+        try nats.apply(to: &configuration)
         try await NodeRunner.run(configuration, label: "logferry.agent")
     }
 }

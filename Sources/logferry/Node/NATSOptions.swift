@@ -2,7 +2,7 @@ import ArgumentParser
 import LogFerryNATS
 import LogFerryNode
 
-/// NATS JetStream flags (relay, receive): a JetStream sink (`--nats-out`) and source (`--nats-in`).
+/// NATS JetStream flags (agent, relay, receive): a JetStream sink (`--nats-out`) and source (`--nats-in`).
 struct NATSOptions: ParsableArguments {
     @Option(name: .customLong("nats-out"), help: "NATS URLs nats://HOST:PORT[,...]: publish every batch to JetStream (a sink).")
     var natsOut: String?

@@ -1,4 +1,5 @@
 import Foundation
+import LogFerryTestSupport
 import LogFerryWire
 import Testing
 @testable import LogFerryNode
@@ -13,6 +14,24 @@ struct FileSinkPieceTests {
         #expect(try FileSinkState(decoding: state.encoded()) == state)
         #expect(try FileSinkState(decoding: []) == FileSinkState())
         #expect(throws: (any Error).self) { try FileSinkState(decoding: Array(state.encoded().dropLast(3))) }
+    }
+
+    @Test("many dirty files on one file system are made durable together, a few one by one; both leave them clean")
+    func syncTogether() throws {
+        let directory = try TemporaryDirectory("sync-together")
+        defer { directory.remove() }
+        let files = try (0..<20).map { try OutputFile(path: directory.file("h\($0)/a.log")) }
+        #expect(Set(files.map(\.device)).count == 1)
+        for file in files { try file.write(Array("line\n".utf8)) }
+        #expect(files.allSatisfy { $0.dirty })
+        try OutputFile.sync(files, together: 16)   // 20 on one device: one syncfs
+        #expect(files.allSatisfy { !$0.dirty })
+        for file in files.prefix(3) { try file.write(Array("more\n".utf8)) }
+        try OutputFile.sync(files, together: 16)   // 3 dirty: fdatasync each
+        #expect(files.allSatisfy { !$0.dirty })
+        for file in files { try file.close() }
+        #expect(OutputFile.size(of: directory.file("h0/a.log")) == 10)
+        #expect(OutputFile.size(of: directory.file("h19/a.log")) == 5)
     }
 
     @Test("file-safe names")

@@ -225,7 +225,7 @@ struct FileSinkWriter {
     /// Makes the written lines durable, then the state next to them, then the spool cursor; rotates big files.
     mutating func commit() async throws {
         guard writtenThrough > committedThrough else { return }
-        for file in open.values { try file.sync() }
+        try OutputFile.sync(open.values)
         try saveState(liveState)
         committedState = liveState
         try await sink.spool.commit(cursor: sink.configuration.cursorName, through: writtenThrough)

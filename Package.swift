@@ -69,7 +69,7 @@ let package = Package(
         // The byte primitives the spool, the wire and the node share: CRC32C, varints, byte order, a checked
         // reader. No Foundation, no NIO (the fuzzer compiles it with swiftc directly).
         .target(name: "LogFerryBytes", dependencies: ["CLogFerryCRC32C"]),
-        // POSIX calls Swift's Glibc module does not declare (they need _GNU_SOURCE): syncfs.
+        // POSIX and glibc calls Swift's Glibc module does not declare: syncfs (needs _GNU_SOURCE), mallopt.
         .target(name: "CLogFerryPOSIX"),
         // The durable spool. No networking here.
         .target(

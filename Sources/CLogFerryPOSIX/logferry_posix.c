@@ -1,8 +1,15 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <unistd.h>
 
 #include "logferry_posix.h"
 
 int logferry_syncfs(int fd) {
     return syncfs(fd);
+}
+
+int logferry_malloc_keep_freed(size_t mmap_threshold, size_t trim_threshold) {
+    int mmap_set = mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold);
+    int trim_set = mallopt(M_TRIM_THRESHOLD, (int)trim_threshold);
+    return mmap_set == 1 && trim_set == 1;
 }

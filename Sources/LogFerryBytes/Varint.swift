@@ -18,6 +18,14 @@ public enum Varint {
         from bytes: Bytes,
         at offset: inout Int
     ) throws(ByteDecodingError) -> UInt64 where Bytes.Index == Int {
+        // Most varints of a batch (deltas, indices, line lengths under 128) are one byte.
+        if offset >= bytes.startIndex, offset < bytes.endIndex {
+            let first = bytes[offset]
+            if first < 0x80 {
+                offset &+= 1
+                return UInt64(first)
+            }
+        }
         var index = offset
         var result: UInt64 = 0
         var shift: UInt64 = 0

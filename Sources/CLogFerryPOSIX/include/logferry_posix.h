@@ -1,8 +1,14 @@
 #ifndef LOGFERRY_POSIX_H
 #define LOGFERRY_POSIX_H
 
+#include <stddef.h>
+
 /// syncfs(2): writes back and makes durable everything of the file system `fd` is on, in one journal commit.
 /// Glibc declares it only under _GNU_SOURCE, which Swift's Glibc module does not set. Returns 0, or -1 with errno.
 int logferry_syncfs(int fd);
+
+/// glibc malloc: serve allocations below `mmap_threshold` from the heap and give freed heap memory back to the
+/// kernel only beyond `trim_threshold`. Returns 1 when both were taken, 0 otherwise.
+int logferry_malloc_keep_freed(size_t mmap_threshold, size_t trim_threshold);
 
 #endif

@@ -25,6 +25,9 @@ struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
     let cursorName: String
     /// How often a changed state is saved.
     var interval: Duration
+    /// When the follower has caught up with the spool, how long after the last save it waits for another
+    /// record before saving what it has.
+    static var caughtUpGap: Duration { .milliseconds(250) }
     let logger: Logger
 
     /// Creates a snapshotter over the cursor `cursorName` of `spool`.
@@ -71,16 +74,26 @@ struct SpoolSnapshotter<State: SpoolDerivedState>: Sendable {
         do {
             while true {
                 var next = try await reader.nextIfAvailable()
-                if next == nil {
-                    // Caught up: save before waiting. Besides bounding the restart's reading, this unpins the
-                    // segments behind us; a full spool under `block` frees space only once every cursor has
-                    // passed a segment, and no new record would come to trigger a save.
-                    if through != saved {
+                if next == nil, through != saved {
+                    // Caught up with something unsaved: save before waiting. Besides bounding the restart's
+                    // reading, this unpins the segments behind us; a full spool under `block` frees space only
+                    // once every cursor has passed a segment, and no new record would come to trigger a save.
+                    // In a live stream the follower catches up after almost every record: give the next one
+                    // until `caughtUpGap` after the last save to arrive, so a busy listener saves a few times a
+                    // second instead of once a record (each save is a write, an fdatasync and a rename).
+                    let due = lastSave + Self.caughtUpGap
+                    while next == nil, ContinuousClock.now < due {
+                        try await Task.sleep(for: min(.milliseconds(20), due - .now))
+                        next = try await reader.nextIfAvailable()
+                    }
+                    if next == nil {
                         try await spool.waitUntilDurable(through: through)
                         try await spool.commit(cursor: cursorName, through: through, state: state.snapshot())
                         saved = through
                         lastSave = .now
                     }
+                }
+                if next == nil {
                     next = try await reader.next()
                 }
                 guard let record = next else { break }

@@ -24,6 +24,12 @@ struct NodeRunner {
     /// Opens the spool, builds every stage the configuration names, and runs them until shutdown.
     func run() async throws {
         let logger = runtime.logger
+        if configuration.listen != nil || !configuration.natsIn.isEmpty {
+            // A batch-sized buffer is allocated and freed for every batch taken: keep freed memory for reuse.
+            if !ListenerMemory.keepFreedBuffers() {
+                logger.debug("glibc did not take the listener's malloc thresholds; running with its defaults")
+            }
+        }
         let spool = try await Spool.open(
             SpoolConfiguration(
                 directory: configuration.spool,

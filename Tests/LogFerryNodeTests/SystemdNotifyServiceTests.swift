@@ -85,11 +85,14 @@ struct SystemdNotifyServiceTests {
         let first = recorder.sent.withLock { $0.first } ?? []
         #expect(first == [.ready, .status("ready: listening on 127.0.0.1:7514")])
 
-        // Wedge: after the report, no more WATCHDOG=1.
-        wedged.isOn = true
-        let reported = await waitUntilTrue(timeout: .seconds(30)) {
-            recorder.all.contains { if case .status(let text) = $0 { return text.hasPrefix("wedged") } else { return false } }
+        // Wedge: after the report, no more WATCHDOG=1. On a loaded machine a slow probe may already have been
+        // reported as a wedge (and then as progress again): wait for a report made after the switch.
+        func wedgeReports() -> Int {
+            recorder.all.count { if case .status(let text) = $0 { return text.hasPrefix("wedged") } else { return false } }
         }
+        let reportsBefore = wedgeReports()
+        wedged.isOn = true
+        let reported = await waitUntilTrue(timeout: .seconds(30)) { wedgeReports() > reportsBefore }
         #expect(reported, "\(recorder.all)")
         let petsAtWedge = recorder.count(.watchdog)
         try await Task.sleep(for: .seconds(1))

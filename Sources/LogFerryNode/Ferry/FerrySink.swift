@@ -253,7 +253,14 @@ public final class FerrySink: Service, Sendable {
         while let frame = try await frames.next() {
             switch try await feed(frame, to: session, from: upstream) {
             case .none, .send, .resume:
-                break
+                // A heartbeat's echo, at least every heartbeat interval on an idle connection: time to commit
+                // acks the lazy rule below left uncommitted.
+                let point = await session.commitPoint
+                if point > committed, await progress.acknowledged >= point {
+                    try await spool.commit(cursor: configuration.cursorName, through: point)
+                    committed = point
+                    lastCommit = .now
+                }
             case .committed:
                 break
             case .refused(let refusal):
@@ -283,10 +290,14 @@ public final class FerrySink: Service, Sendable {
             if point > committed {
                 await progress.advance(to: point)
                 metrics.lastAckTimestamp.record(Double(RecordMetadata.now()) / 1e9)
-                // The cursor lags the acks by up to a quarter second: a crash then resends a little, which
-                // the receiver recognises by origin and acks without storing twice.
+                // The cursor lags the acks by up to a quarter second while records flow (a tenth once nothing
+                // is in flight, a heartbeat interval at most when the link then goes quiet): a crash then
+                // resends a little, which the receiver recognises by origin and acks without storing twice.
+                // Committing every ack cost a write, two flushes and a rename per record, the agent's largest
+                // kernel cost on a fast link and wear on an edge host's flash.
                 let drained = await session.inFlightCount == 0
-                if drained || ContinuousClock.now - lastCommit > .milliseconds(250) {
+                let sinceCommit = ContinuousClock.now - lastCommit
+                if sinceCommit > .milliseconds(250) || (drained && sinceCommit > .milliseconds(100)) {
                     try await spool.commit(cursor: configuration.cursorName, through: point)
                     committed = point
                     lastCommit = .now

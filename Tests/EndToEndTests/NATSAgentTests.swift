@@ -42,17 +42,7 @@ struct NATSAgentTests {
             ], logDirectory: scene.directory.path, children: children)
             try agent.start()
 
-            let ticks = 80
-            var written = 0
-            for tick in 1...ticks {
-                let target = Self.totalLines * tick / ticks
-                var chunk: [UInt8] = []
-                for number in written..<target {
-                    chunk += TestOrigin.line(number, host: Self.host).utf8
-                    chunk.append(0x0A)
-                }
-                try appendToFile(file, chunk)
-                written = target
+            try await TestOrigin.writePaced(total: Self.totalLines, host: Self.host, to: file, ticks: 80) { tick, _ in
                 switch tick {
                 case 20:
                     await agent.kill9()
@@ -68,19 +58,10 @@ struct NATSAgentTests {
                 default:
                     break
                 }
-                try await Task.sleep(for: .milliseconds(100))
             }
 
-            let lineLength = TestOrigin.line(0, host: Self.host).utf8.count + 1
-            let directory = out + "/" + Self.host
-            func outputFiles() -> [String] {
-                ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().map { directory + "/" + $0 }
-            }
-            func receivedLines() -> Int {
-                outputFiles().reduce(0) { total, path in
-                    total + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / lineLength
-                }
-            }
+            func outputFiles() -> [String] { OriginOutput.files(in: out, host: Self.host) }
+            func receivedLines() -> Int { OriginOutput.lineCount(in: out, host: Self.host) }
             let arrived = await waitUntil(timeout: .seconds(90), interval: .milliseconds(250)) { receivedLines() >= Self.totalLines }
             // Anything published or delivered twice would land by now.
             try await Task.sleep(for: .seconds(2))

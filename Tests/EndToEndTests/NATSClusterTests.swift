@@ -64,17 +64,7 @@ struct NATSClusterTests {
             try agent.start()
 
             // Writing: 300,000 lines over 20 s in 100 ms ticks, with the kills on the way.
-            let ticks = 200
-            var written = 0
-            for tick in 1...ticks {
-                let target = Self.totalLines * tick / ticks
-                var chunk: [UInt8] = []
-                for number in written..<target {
-                    chunk += TestOrigin.line(number, host: Self.host).utf8
-                    chunk.append(0x0A)
-                }
-                try appendToFile(file, chunk)
-                written = target
+            try await TestOrigin.writePaced(total: Self.totalLines, host: Self.host, to: file, ticks: 200) { tick, written in
                 switch tick {
                 case 30:
                     // The first server of the list: the one both clients are connected to.
@@ -109,20 +99,11 @@ struct NATSClusterTests {
                 default:
                     break
                 }
-                try await Task.sleep(for: .milliseconds(100))
             }
-            log("all \(written) lines written")
+            log("all \(Self.totalLines) lines written")
 
-            let lineLength = TestOrigin.line(0, host: Self.host).utf8.count + 1
-            let directory = out + "/" + Self.host
-            func outputFiles() -> [String] {
-                ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().map { directory + "/" + $0 }
-            }
-            func receivedLines() -> Int {
-                outputFiles().reduce(0) { total, path in
-                    total + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / lineLength
-                }
-            }
+            func outputFiles() -> [String] { OriginOutput.files(in: out, host: Self.host) }
+            func receivedLines() -> Int { OriginOutput.lineCount(in: out, host: Self.host) }
             let arrived = await waitUntil(timeout: .seconds(90), interval: .milliseconds(250)) { receivedLines() >= Self.totalLines }
             log("receiver has \(receivedLines()) lines (arrived: \(arrived))")
             // Anything published or delivered twice would land by now: the ack wait is 10 s, the check is below.

@@ -24,6 +24,21 @@ public struct OriginOutput: CustomStringConvertible {
             + (problems.isEmpty ? "" : "; first problems: " + problems.joined(separator: "; "))
     }
 
+    /// The files a receiver wrote under `out` for `host` (its directory `out/host`), sorted by name.
+    public static func files(in out: String, host: String) -> [String] {
+        let directory = out + "/" + host
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().map { directory + "/" + $0 }
+    }
+
+    /// How many fixed-width lines of `host` (``TestOrigin/line(_:host:)``) the files of `host` under `out` hold
+    /// now, from their sizes: cheap enough to poll while a run goes on.
+    public static func lineCount(in out: String, host: String) -> Int {
+        let lineLength = TestOrigin.line(0, host: host).utf8.count + 1
+        return files(in: out, host: host).reduce(0) { total, path in
+            total + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / lineLength
+        }
+    }
+
     /// Reads `paths` one after the other (a missing file counts as empty) and checks that together they
     /// hold lines 0..<expected of `host`.
     public static func check(paths: [String], host: String, expected: Int) -> OriginOutput {

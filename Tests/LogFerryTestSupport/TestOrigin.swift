@@ -64,6 +64,34 @@ public final class TestOrigin: Sendable {
         return "seq=\(padded) origin=\(host) msg=the quick brown fox jumps over the lazy dog"
     }
 
+    /// Appends lines `range` of `host` (``line(_:host:)``), each with its newline, to the file at `path`: what a
+    /// test writes for an agent to tail.
+    public static func appendLines(_ range: Range<Int>, host: String, to path: String) throws {
+        var chunk: [UInt8] = []
+        for number in range {
+            chunk += line(number, host: host).utf8
+            chunk.append(0x0A)
+        }
+        try appendToFile(path, chunk)
+    }
+
+    /// Writes lines 0..<total of `host` to the file at `path` in `ticks` equal steps `pause` apart, calling
+    /// `atTick` after each step with the step (1...ticks) and the lines written so far: where a test kills and
+    /// restarts things while an agent tails the file.
+    public static func writePaced(
+        total: Int, host: String, to path: String, ticks: Int, pause: Duration = .milliseconds(100),
+        atTick: (_ tick: Int, _ written: Int) async throws -> Void
+    ) async throws {
+        var written = 0
+        for tick in 1...ticks {
+            let target = total * tick / ticks
+            try appendLines(written..<target, host: host, to: path)
+            written = target
+            try await atTick(tick, written)
+            try await Task.sleep(for: pause)
+        }
+    }
+
     /// Seals lines `range` into batches of at most `batchSize` events and appends them to the spool.
     /// Returns the spool sequence of the last batch.
     @discardableResult

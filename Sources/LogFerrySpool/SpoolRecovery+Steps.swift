@@ -121,20 +121,11 @@ extension SpoolRecovery {
             }
             while let first = segments.firsts.last {
                 let path = layout.segmentPath(first)
-                let bytes: [UInt8]
+                let (headerBytes, fileSize, scan): ([UInt8], Int, SegmentScanner.Result)
                 do {
-                    bytes = try POSIXFile.readWholeFile(path)
+                    (headerBytes, fileSize, scan) = try scanNewest(path, first: first)
                 } catch {
                     throw SpoolError(.unusableDirectory, "cannot read the newest segment \(path): \(error)")
-                }
-                let scan = bytes.withUnsafeBytes {
-                    SegmentScanner.scan($0, from: SegmentHeader.bytes, minimumSequence: first)
-                }
-                bytes.withUnsafeBytes { buffer in
-                    for damage in scan.damages { quarantine(damage, segment: first, bytes: buffer) }
-                    if let trailing = scan.trailing, trailing.isCompleteRecord {
-                        quarantine(trailing, segment: first, bytes: buffer)
-                    }
                 }
                 if scan.recordCount == 0 && segments.firsts.count > 1 {
                     logger.warning("removing an empty newest segment", metadata: ["path": "\(path)"])
@@ -142,21 +133,47 @@ extension SpoolRecovery {
                     segments.firsts.removeLast()
                     continue
                 }
-                try openTail(first: first, bytes: bytes, scan: scan, into: &segments)
+                try openTail(first: first, headerBytes: headerBytes, fileSize: fileSize, scan: scan, into: &segments)
                 break
             }
             return segments
         }
 
+        /// Scans the newest segment at `path`: window by window when it holds nothing but valid records (the
+        /// usual case), else whole, quarantining what is damaged. Returns its header bytes, size and records.
+        private mutating func scanNewest(
+            _ path: String, first: UInt64
+        ) throws(POSIXError) -> (header: [UInt8], size: Int, scan: SegmentScanner.Result) {
+            let fd = try POSIXFile.open(path, O_RDONLY)
+            defer { POSIXFile.close(fd) }
+            let size = Int(try POSIXFile.size(fd, path: path))
+            let header = try POSIXFile.read(fd, count: SegmentHeader.bytes, at: 0, path: path)
+            if let clean = try SegmentScanner.scanClean(
+                fd, size: size, path: path, from: SegmentHeader.bytes, minimumSequence: first) {
+                return (header, size, clean)
+            }
+            let bytes = try POSIXFile.readWholeFile(path)
+            let scan = bytes.withUnsafeBytes {
+                SegmentScanner.scan($0, from: SegmentHeader.bytes, minimumSequence: first)
+            }
+            bytes.withUnsafeBytes { buffer in
+                for damage in scan.damages { quarantine(damage, segment: first, bytes: buffer) }
+                if let trailing = scan.trailing, trailing.isCompleteRecord {
+                    quarantine(trailing, segment: first, bytes: buffer)
+                }
+            }
+            return (Array(bytes.prefix(SegmentHeader.bytes)), bytes.count, scan)
+        }
+
         /// Opens the newest segment for appending: cuts off a torn tail and notes a damaged header for rewriting.
         private func openTail(
-            first: UInt64, bytes: [UInt8], scan: SegmentScanner.Result, into segments: inout Segments
+            first: UInt64, headerBytes: [UInt8], fileSize: Int, scan: SegmentScanner.Result, into segments: inout Segments
         ) throws {
             let path = layout.segmentPath(first)
-            let header = SegmentHeader(parsing: bytes)
+            let header = SegmentHeader(parsing: headerBytes)
             let validEnd = max(scan.validEnd, SegmentHeader.bytes)
-            if bytes.count > validEnd {
-                let torn = bytes.count - validEnd
+            if fileSize > validEnd {
+                let torn = fileSize - validEnd
                 metrics.tornBytes.increment(by: torn)
                 logger.warning("truncating a torn tail", metadata: [
                     "path": "\(path)", "offset": "\(validEnd)", "bytes": "\(torn)",
@@ -171,7 +188,7 @@ extension SpoolRecovery {
             let fd: Int32
             do {
                 fd = try POSIXFile.open(path, O_WRONLY)
-                if bytes.count != validEnd { try POSIXFile.truncate(fd, to: Int64(validEnd), path: path) }
+                if fileSize != validEnd { try POSIXFile.truncate(fd, to: Int64(validEnd), path: path) }
             } catch {
                 throw SpoolError(.unusableDirectory, "cannot open the newest segment \(path) for writing: \(error)")
             }

@@ -1,3 +1,4 @@
+import Glibc
 import LogFerryTestSupport
 import Testing
 import LogFerryBytes
@@ -55,6 +56,44 @@ struct RecordFrameTests {
         #expect(result.damages.first?.length == offsets[2] - offsets[1])
         #expect(result.trailing?.offset == bytes.count - 3)
         #expect(result.lastSequence == 5)
+    }
+
+    @Test("the windowed scan of a clean segment equals the whole scan, records across windows included; damage or a torn tail gives nil")
+    func cleanScan() throws {
+        let directory = try TemporaryDirectory("clean-scan")
+        defer { directory.remove() }
+        var bytes = [UInt8](repeating: 0, count: SegmentHeader.bytes)
+        var offsets: [Int] = []
+        for n in 1...40 {
+            offsets.append(bytes.count)
+            // Sizes from 10 to 2,000 bytes: many records straddle a 512-byte window, some are larger than it.
+            RecordFrame.encode(sequence: UInt64(n), metadata: [UInt8(n)], payload: payload(n, size: (n * 211) % 2_000 + 10), into: &bytes)
+        }
+        func scans(_ bytes: [UInt8]) throws -> (whole: SegmentScanner.Result, clean: SegmentScanner.Result?) {
+            let path = directory.file("segment")
+            try POSIXFile.writeWholeFile(path, bytes)
+            let fd = try POSIXFile.open(path, O_RDONLY)
+            defer { POSIXFile.close(fd) }
+            let clean = try SegmentScanner.scanClean(
+                fd, size: bytes.count, path: path, from: SegmentHeader.bytes, minimumSequence: 1, window: 512)
+            let whole = bytes.withUnsafeBytes { SegmentScanner.scan($0, from: SegmentHeader.bytes, minimumSequence: 1) }
+            return (whole, clean)
+        }
+        let (whole, clean) = try scans(bytes)
+        let result = try #require(clean)
+        #expect(result.recordCount == 40 && whole.recordCount == 40)
+        #expect(result.validEnd == whole.validEnd && result.validEnd == bytes.count)
+        #expect(result.firstSequence == 1 && result.lastSequence == 40 && whole.lastSequence == 40)
+        #expect(result.damages.isEmpty && result.trailing == nil)
+
+        var damaged = bytes
+        damaged[offsets[17] + 30] ^= 0x01
+        #expect(try scans(damaged).clean == nil)
+        #expect(try scans(Array(bytes.dropLast(5))).clean == nil)          // a torn last record
+        #expect(try scans(bytes + [UInt8](repeating: 0, count: 100)).clean == nil)  // a zeroed tail
+        // Only the header: an empty segment, like the whole scan.
+        let empty = try scans(Array(bytes.prefix(SegmentHeader.bytes)))
+        #expect(empty.clean?.recordCount == 0 && empty.clean?.validEnd == SegmentHeader.bytes)
     }
 
     @Test("state files: checksummed, atomic replace, damage detected")

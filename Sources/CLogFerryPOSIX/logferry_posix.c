@@ -13,3 +13,7 @@ int logferry_malloc_keep_freed(size_t mmap_threshold, size_t trim_threshold) {
     int trim_set = mallopt(M_TRIM_THRESHOLD, (int)trim_threshold);
     return mmap_set == 1 && trim_set == 1;
 }
+
+int logferry_malloc_single_arena(void) {
+    return mallopt(M_ARENA_MAX, 1) == 1;
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LogFerryNode
 
 /// The `logferry` command: every node (agent, relay, receiver) and the tools around the spool.
 @main
@@ -18,6 +19,16 @@ struct LogFerryCommand: AsyncParsableCommand {
             StatusCommand.self,
         ]
     )
+
+    /// Sets glibc's malloc up for an agent before any other thread exists (an arena limit set later is not
+    /// honoured; Node/MallocProfile.swift says why an agent wants one arena), then parses and runs the command.
+    /// Listeners get their malloc settings when their node starts (`NodeRunner`).
+    static func main() async {
+        if CommandLine.arguments.dropFirst().first == AgentCommand.configuration.commandName {
+            MallocProfile.edge.apply()
+        }
+        await main(nil)
+    }
 }
 
 /// The version printed by `--version` and announced in logs.

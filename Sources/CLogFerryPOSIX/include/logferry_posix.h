@@ -11,4 +11,7 @@ int logferry_syncfs(int fd);
 /// kernel only beyond `trim_threshold`. Returns 1 when both were taken, 0 otherwise.
 int logferry_malloc_keep_freed(size_t mmap_threshold, size_t trim_threshold);
 
+/// glibc malloc: one arena for all threads (M_ARENA_MAX 1). Returns 1 when taken, 0 otherwise.
+int logferry_malloc_single_arena(void);
+
 #endif

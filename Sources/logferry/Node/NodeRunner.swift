@@ -24,11 +24,9 @@ struct NodeRunner {
     /// Opens the spool, builds every stage the configuration names, and runs them until shutdown.
     func run() async throws {
         let logger = runtime.logger
-        if configuration.listen != nil || !configuration.natsIn.isEmpty {
-            // A batch-sized buffer is allocated and freed for every batch taken: keep freed memory for reuse.
-            if !ListenerMemory.keepFreedBuffers() {
-                logger.debug("glibc did not take the listener's malloc thresholds; running with its defaults")
-            }
+        // An agent's profile is set before its first thread (LogFerryCommand.main).
+        if configuration.listen != nil || !configuration.natsIn.isEmpty, !MallocProfile.listener.apply() {
+            logger.debug("glibc did not take the listener's malloc settings; running with its defaults")
         }
         let spool = try await Spool.open(
             SpoolConfiguration(

@@ -184,7 +184,8 @@ let package = Package(
         .testTarget(
             name: "LogFerryNodeTests",
             dependencies: [
-                "LogFerryBytes", "LogFerryNode", "LogFerrySpool", "LogFerryTestSupport", "LogFerryWire", "LogFerryNATS",
+                "LogFerryBytes", "LogFerryNATS", "LogFerryNode", "LogFerrySpool", "LogFerrySystemd",
+                "LogFerryTestSupport", "LogFerryWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

@@ -102,7 +102,7 @@ struct FerryFaultTests {
                             guard case .welcome = try await connection.handshake(spoolID: id, hostName: "pin-\(index)", key: nil) else { return }
                             let origin = BatchOrigin(spoolID: id, sequence: 1, events: 1)
                             try await connection.send(.batch(BatchFrame(sequence: 1, origin: origin, batch: liar)))
-                            if case .refuse(let refusal) = try await connection.nextFrame(), refusal.code == .malformed {
+                            if case .refuse(let refusal) = try await connection.nextAnswer(), refusal.code == .malformed {
                                 refusals.increment()
                             }
                             // Stay connected, heartbeating, while the memory is measured.

@@ -155,7 +155,7 @@ struct FerryHostilePeerTests {
                 let spoolID = Self.spoolID()
                 let origin = BatchOrigin(spoolID: spoolID, sequence: welcome.resumeSequence + 1, events: 1)
                 try await connection.send(.batch(BatchFrame(sequence: welcome.resumeSequence + 1, origin: origin, batch: bomb)))
-                let reply = try await connection.nextFrame()
+                let reply = try await connection.nextAnswer()
                 guard case .refuse(let refusal) = reply else {
                     Issue.record("expected a refusal of the bomb, got \(String(describing: reply))")
                     return

@@ -49,7 +49,7 @@ struct FerrySecurityTests {
                 let answer = try await connection.handshake(spoolID: web1, hostName: "web-1", key: Self.key("web-1"))
                 guard case .welcome = answer else { Issue.record("web-1 not welcomed: \(String(describing: answer))"); return }
                 try await connection.send(try Self.batch(host: "web-1", origin: web1, sequence: 1))
-                #expect(try await connection.nextFrame() == .ack(1))
+                #expect(try await connection.nextAnswer() == .ack(1))
             }
             // web-2 presenting web-1's key: refused.
             try await RawFerryConnection.with(port: receiver.port) { connection in

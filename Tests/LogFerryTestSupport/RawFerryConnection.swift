@@ -49,6 +49,16 @@ public final class RawFerryConnection: @unchecked Sendable {
         }
     }
 
+    /// The next frame that is not a heartbeat, or nil when the server closed the connection: what the server
+    /// answered. After the welcome the server also heartbeats on its own every 5 s, which a slow machine can
+    /// put before the answer a test waits for.
+    public func nextAnswer() async throws -> Frame? {
+        while let frame = try await nextFrame() {
+            if frame != .heartbeat { return frame }
+        }
+        return nil
+    }
+
     /// Frames until the server closes the connection.
     public func framesUntilClosed() async throws -> [Frame] {
         var frames: [Frame] = []

@@ -57,7 +57,8 @@ struct BatchAssembler {
     /// When the open batch falls due, if one is open.
     var deadline: ContinuousClock.Instant? { openedAt.map { $0 + policy.linger } }
 
-    mutating func add(_ event: Event) {
+    /// Adds `event`, taking it over (no copy of its line).
+    mutating func add(_ event: consuming Event) {
         if events.isEmpty { openedAt = .now }
         bytes += event.line.count + event.source.utf8.count / 8 + Self.eventOverhead
         events.append(event)

@@ -96,23 +96,29 @@ public struct FileSource: Service {
 
         do {
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                let lines = tailer.poll(
+                var lines = tailer.poll(
                     maxLines: max(1, policy.maxEvents - assembler.events.count),
                     maxBytes: max(1, policy.maxBytes - assembler.bytes)
                 )
                 let now = WallClock.nanosecondsSinceEpoch()
                 var filteredNow = 0
-                for (index, line) in lines.enumerated() {
+                // By index, moving each line's bytes into its event: copying a `TailedLine` out of the array (its
+                // path, its bytes) and releasing it again cost more per line than the rest of this loop.
+                for index in lines.indices {
                     // A dropped line's offset still goes into the next record: it is not read again. Lines come
                     // in runs per file, so the checkpoint is noted once per run, at its last line.
-                    if index == lines.count - 1 || FileIdentityKey(lines[index + 1].identity) != FileIdentityKey(line.identity) {
-                        touched[FileIdentityKey(line.identity)] = FileCheckpoint(identity: line.identity, path: line.path, offset: line.endOffset)
+                    let identity = lines[index].identity
+                    if index == lines.count - 1 || FileIdentityKey(lines[index + 1].identity) != FileIdentityKey(identity) {
+                        touched[FileIdentityKey(identity)] = FileCheckpoint(
+                            identity: identity, path: lines[index].path, offset: lines[index].endOffset)
                     }
-                    guard filter.admits(line.line) else {
+                    guard filter.admits(lines[index].line) else {
                         filteredNow += 1
                         continue
                     }
-                    assembler.add(Event(timestamp: now, source: line.path, line: line.line))
+                    var bytes: [UInt8] = []
+                    swap(&bytes, &lines[index].line)
+                    assembler.add(Event(timestamp: now, source: lines[index].path, line: bytes))
                 }
                 if filteredNow > 0 {
                     filtered.increment(by: Int64(filteredNow))

@@ -49,8 +49,8 @@ struct FerryDiskFullTests {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
         // Only the soft limit moves: raising a hard limit again needs privileges a sandbox may not give.
         process.arguments = ["--pid", "\(pid)", "--fsize=\(fileSize):unlimited"]
-        try process.run()
-        process.waitUntilExit()
+        try ProcessLaunch.run(process)
+        ProcessLaunch.waitBlocking(process)
         #expect(process.terminationStatus == 0, "prlimit failed")
     }
 }

@@ -17,8 +17,8 @@ struct SyslogServerTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/logger")
         process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
+        try ProcessLaunch.run(process)
+        ProcessLaunch.waitBlocking(process)
         return process.terminationStatus
     }
 

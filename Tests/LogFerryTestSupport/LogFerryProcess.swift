@@ -61,7 +61,7 @@ public final class LogFerryProcess: @unchecked Sendable {
         }
         let (stream, continuation) = AsyncStream<String>.makeStream()
         let reader = stdout.fileHandleForReading
-        try process.run()
+        try ProcessLaunch.run(process)
         self.process = process
         self.pid = process.processIdentifier
         self.lineStream = stream
@@ -155,19 +155,14 @@ public final class LogFerryProcess: @unchecked Sendable {
     deinit {
         if process.isRunning {
             kill(pid, SIGKILL)
-            process.waitUntilExit()
+            ProcessLaunch.waitBlocking(process)
         }
     }
 }
 
-/// Waits for `process` to end, on a dispatch thread so the test's executor is never blocked.
+/// Waits for `process` to end without blocking a thread (``ProcessLaunch`` says why not `waitUntilExit`).
 func waitForExit(_ process: Process) async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        DispatchQueue.global().async {
-            process.waitUntilExit()
-            continuation.resume()
-        }
-    }
+    await ProcessLaunch.wait(process)
 }
 
 /// Up to 64 KiB from `descriptor`, retrying a read a signal interrupted; empty at end of file or on an error.

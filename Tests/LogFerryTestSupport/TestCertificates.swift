@@ -77,13 +77,13 @@ public struct TestCertificates: Sendable {
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.run(process)
         var bytes: [UInt8] = []
         while case let chunk = readRetryingInterrupts(output.fileHandleForReading.fileDescriptor), !chunk.isEmpty {
             bytes += chunk
         }
         let text = String(decoding: bytes, as: UTF8.self)
-        process.waitUntilExit()
+        ProcessLaunch.waitBlocking(process)
         guard process.terminationStatus == 0 else {
             throw OpenSSLError(arguments: arguments, status: process.terminationStatus, output: text)
         }

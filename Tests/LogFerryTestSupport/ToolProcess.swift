@@ -48,7 +48,7 @@ public final class ToolProcess: @unchecked Sendable {
             process.standardInput = FileHandle.nullDevice
             stdinPipe = nil
         }
-        try process.run()
+        try ProcessLaunch.run(process)
         self.process = process
         children.track(pid: process.processIdentifier)
     }

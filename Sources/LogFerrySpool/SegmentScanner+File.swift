@@ -40,10 +40,7 @@ extension SegmentScanner {
             guard let valid else { return nil }
             offset += valid.recordBytes
             previous = valid.sequence
-            result.validEnd = offset
-            result.recordCount += 1
-            result.lastSequence = valid.sequence
-            if result.firstSequence == nil { result.firstSequence = valid.sequence }
+            result.count(valid, endingAt: offset)
         }
         return result
     }

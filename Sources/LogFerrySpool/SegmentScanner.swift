@@ -27,6 +27,14 @@ enum SegmentScanner {
         var damages: [Damage] = []
         /// A damaged stretch running to the end of the bytes (a torn tail, when this is the newest segment).
         var trailing: Damage?
+
+        /// Counts the good record `header`, which ends at `end`.
+        mutating func count(_ header: RecordFrame.Header, endingAt end: Int) {
+            validEnd = end
+            recordCount += 1
+            lastSequence = header.sequence
+            if firstSequence == nil { firstSequence = header.sequence }
+        }
     }
 
     /// Scans `bytes` (a whole segment file) from `start`.
@@ -38,10 +46,7 @@ enum SegmentScanner {
             if let header = validRecord(in: bytes, at: offset, after: previous, minimumSequence: minimumSequence) {
                 offset += header.recordBytes
                 previous = header.sequence
-                result.validEnd = offset
-                result.recordCount += 1
-                result.lastSequence = header.sequence
-                if result.firstSequence == nil { result.firstSequence = header.sequence }
+                result.count(header, endingAt: offset)
                 continue
             }
             let reason = describeDamage(in: bytes, at: offset)

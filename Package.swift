@@ -162,7 +162,7 @@ let package = Package(
         .target(
             name: "LogFerryTestSupport",
             dependencies: [
-                "CZlib",
+                "CLogFerryPOSIX", "CZlib",
                 "LogFerryNode", "LogFerrySpool", "LogFerryWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

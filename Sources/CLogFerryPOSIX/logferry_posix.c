@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <malloc.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include "logferry_posix.h"
@@ -16,4 +17,8 @@ int logferry_malloc_keep_freed(size_t mmap_threshold, size_t trim_threshold) {
 
 int logferry_malloc_single_arena(void) {
     return mallopt(M_ARENA_MAX, 1) == 1;
+}
+
+int logferry_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }

@@ -13,13 +13,8 @@ import Glibc
 @Suite("SyslogServer")
 struct SyslogServerTests {
     /// Runs util-linux `logger` and waits for it.
-    func runLogger(_ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/logger")
-        process.arguments = arguments
-        try ProcessLaunch.run(process)
-        ProcessLaunch.waitBlocking(process)
-        return process.terminationStatus
+    func runLogger(_ arguments: [String]) throws -> ChildProcess.Exit {
+        try ChildProcess("/usr/bin/logger", arguments).waitBlocking()
     }
 
     @Test("messages sent by logger over TCP and UDP, RFC 5424 and 3164, counted or not, arrive parsed")
@@ -52,7 +47,7 @@ struct SyslogServerTests {
                 let status = try runLogger(
                     ["--server", "127.0.0.1", "--port", "\(port)", "-t", "lftest", "--id=4242"] + options + ["hello \(name)"]
                 )
-                #expect(status == 0, "logger \(options)")
+                #expect(status == .exited(0), "logger \(options)")
             }
             // Wait (bounded) for all to arrive; UDP on loopback does not drop at this rate.
             for _ in 0..<200 where received.withLock({ $0.count }) < sends.count {

@@ -7,8 +7,8 @@ import Glibc
 /// running whatever path the test took; ``stopGracefully(_:timeout:)`` is the orderly end of one child.
 public final class ChildProcesses: @unchecked Sendable {
     private let lock = NSLock()
-    private var pids: [Int32] = []
     private var children: [LogFerryProcess] = []
+    private var others: [ChildProcess] = []
 
     /// No children yet.
     public init() {}
@@ -16,29 +16,21 @@ public final class ChildProcesses: @unchecked Sendable {
     /// Remembers a `logferry` child.
     @discardableResult
     public func track(_ child: LogFerryProcess) -> LogFerryProcess {
-        lock.withLock {
-            children.append(child)
-            pids.append(child.pid)
-        }
+        lock.withLock { children.append(child) }
         return child
     }
 
-    /// Remembers any other child by pid.
-    public func track(pid: Int32) {
-        lock.withLock { pids.append(pid) }
+    /// Remembers any other child.
+    public func track(_ child: ChildProcess) {
+        lock.withLock { others.append(child) }
     }
 
-    /// SIGKILLs every child still alive and waits (briefly) until each is gone.
+    /// SIGKILLs every child still alive and waits until each is gone (reaped).
     public func killAll() {
-        let all = lock.withLock { pids }
-        for pid in all where kill(pid, 0) == 0 { kill(pid, SIGKILL) }
-        // Foundation's Process reaps its children on its own thread; give it a moment.
-        for pid in all {
-            var waited = 0
-            while kill(pid, 0) == 0, waited < 200 {
-                usleep(10_000)
-                waited += 1
-            }
-        }
+        let (children, others) = lock.withLock { (self.children, self.others) }
+        for child in children { child.signal(SIGKILL) }
+        for child in others { child.signal(SIGKILL) }
+        for child in children { child.waitBlocking() }
+        for child in others { _ = child.waitBlocking() }
     }
 }

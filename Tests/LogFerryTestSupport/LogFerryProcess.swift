@@ -12,16 +12,11 @@ import Glibc
 /// running so a failing test leaves nothing behind.
 public final class LogFerryProcess: @unchecked Sendable {
     /// How the process ended.
-    public enum Exit: Equatable, Sendable {
-        /// It exited with this status.
-        case exited(Int32)
-        /// A signal ended it.
-        case signalled(Int32)
-    }
+    public typealias Exit = ChildProcess.Exit
 
     /// The process id.
     public let pid: Int32
-    private let process: Process
+    private let process: ChildProcess
     private let lineStream: AsyncStream<String>
     private var iterator: AsyncStream<String>.AsyncIterator
     private let stderrPath: String?
@@ -44,26 +39,14 @@ public final class LogFerryProcess: @unchecked Sendable {
 
     /// Starts `logferry` with `arguments`. Standard error goes to `stderrPath` when given (else is discarded).
     public init(_ arguments: [String], environment: [String: String]? = nil, stderrPath: String? = nil) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardInput = FileHandle.nullDevice
-        if let stderrPath {
-            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-            process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        } else {
-            process.standardError = FileHandle.nullDevice
-        }
+        let process = try ChildProcess(
+            Self.binaryPath, arguments, environment: environment ?? [:],
+            standardOutput: .pipe, standardError: stderrPath.map { .file($0) } ?? .null
+        )
         let (stream, continuation) = AsyncStream<String>.makeStream()
-        let reader = stdout.fileHandleForReading
-        try ProcessLaunch.run(process)
+        let reader = process.standardOutput ?? -1
         self.process = process
-        self.pid = process.processIdentifier
+        self.pid = process.pid
         self.lineStream = stream
         self.iterator = stream.makeAsyncIterator()
         self.stderrPath = stderrPath
@@ -71,7 +54,7 @@ public final class LogFerryProcess: @unchecked Sendable {
         Thread.detachNewThread {
             var pending = [UInt8]()
             while true {
-                let chunk = readRetryingInterrupts(reader.fileDescriptor)
+                let chunk = readRetryingInterrupts(reader)
                 if chunk.isEmpty { break }
                 pending.append(contentsOf: chunk)
                 while let newline = pending.firstIndex(of: 0x0A) {
@@ -80,6 +63,7 @@ public final class LogFerryProcess: @unchecked Sendable {
                 }
             }
             if !pending.isEmpty { continuation.yield(String(decoding: pending, as: UTF8.self)) }
+            close(reader)
             continuation.finish()
         }
     }
@@ -107,16 +91,18 @@ public final class LogFerryProcess: @unchecked Sendable {
 
     /// Sends a signal (SIGKILL, SIGTERM, ...).
     public func signal(_ signal: Int32) {
-        if process.isRunning { kill(pid, signal) }
+        process.signal(signal)
     }
 
     /// Waits for the process to end.
     public func wait() async -> Exit {
-        await waitForExit(process)
-        switch process.terminationReason {
-        case .uncaughtSignal: return .signalled(process.terminationStatus)
-        default: return .exited(process.terminationStatus)
-        }
+        await process.wait()
+    }
+
+    /// Blocks the calling thread until the process has ended (for synchronous clean-up paths).
+    @discardableResult
+    public func waitBlocking() -> Exit {
+        process.waitBlocking()
     }
 
     /// Kills the process (SIGKILL) if it still runs and waits for it.
@@ -152,17 +138,7 @@ public final class LogFerryProcess: @unchecked Sendable {
         return (exit, lines.joined(separator: "\n"), child.standardError)
     }
 
-    deinit {
-        if process.isRunning {
-            kill(pid, SIGKILL)
-            ProcessLaunch.waitBlocking(process)
-        }
-    }
-}
-
-/// Waits for `process` to end without blocking a thread (``ProcessLaunch`` says why not `waitUntilExit`).
-func waitForExit(_ process: Process) async {
-    await ProcessLaunch.wait(process)
+    // A process still running when the last reference goes is killed and reaped by `ChildProcess`.
 }
 
 /// Up to 64 KiB from `descriptor`, retrying a read a signal interrupted; empty at end of file or on an error.

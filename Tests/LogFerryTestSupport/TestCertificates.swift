@@ -70,22 +70,19 @@ public struct TestCertificates: Sendable {
 
     /// Runs `openssl` with `arguments`; throws with its output when it fails.
     static func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
+        let process = try ChildProcess(
+            "/usr/bin/env", ["openssl"] + arguments, standardOutput: .pipe, standardError: .standardOutput
+        )
+        let output = process.standardOutput ?? -1
+        defer { close(output) }
         var bytes: [UInt8] = []
-        while case let chunk = readRetryingInterrupts(output.fileHandleForReading.fileDescriptor), !chunk.isEmpty {
+        while case let chunk = readRetryingInterrupts(output), !chunk.isEmpty {
             bytes += chunk
         }
         let text = String(decoding: bytes, as: UTF8.self)
-        ProcessLaunch.waitBlocking(process)
-        guard process.terminationStatus == 0 else {
-            throw OpenSSLError(arguments: arguments, status: process.terminationStatus, output: text)
+        let exit = process.waitBlocking()
+        guard exit == .exited(0) else {
+            throw OpenSSLError(arguments: arguments, exit: exit, output: text)
         }
     }
 }
@@ -94,10 +91,10 @@ public struct TestCertificates: Sendable {
 public struct OpenSSLError: Error, CustomStringConvertible {
     /// The arguments after `openssl`.
     public var arguments: [String]
-    /// Its exit status.
-    public var status: Int32
+    /// How it ended.
+    public var exit: ChildProcess.Exit
     /// What it printed.
     public var output: String
     /// The command, its status and its output.
-    public var description: String { "openssl \(arguments.joined(separator: " ")) exited \(status): \(output)" }
+    public var description: String { "openssl \(arguments.joined(separator: " ")) ended \(exit): \(output)" }
 }

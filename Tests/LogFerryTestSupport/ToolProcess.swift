@@ -11,8 +11,8 @@ import Glibc
 /// `logferry` process announces while it runs.
 public final class ToolProcess: @unchecked Sendable {
     /// The running program.
-    public let process: Process
-    private let stdinPipe: Pipe?
+    public let process: ChildProcess
+    private let executableName: String
     /// Where standard output goes: `<outputPrefix>.stdout`.
     public let stdoutPath: String
     /// Where standard error goes: `<outputPrefix>.stderr`.
@@ -28,39 +28,26 @@ public final class ToolProcess: @unchecked Sendable {
         outputPrefix: String,
         children: ChildProcesses
     ) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        executableName = executable
         stdoutPath = outputPrefix + ".stdout"
         stderrPath = outputPrefix + ".stderr"
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        if pipeStdin {
-            let pipe = Pipe()
-            process.standardInput = pipe
-            stdinPipe = pipe
-        } else if let stdinFile, let handle = FileHandle(forReadingAtPath: stdinFile) {
-            process.standardInput = handle
-            stdinPipe = nil
-        } else {
-            process.standardInput = FileHandle.nullDevice
-            stdinPipe = nil
-        }
-        try ProcessLaunch.run(process)
-        self.process = process
-        children.track(pid: process.processIdentifier)
+        let input: ChildProcess.Stream = pipeStdin ? .pipe : stdinFile.map { .file($0) } ?? .null
+        process = try ChildProcess(
+            executable, arguments, standardInput: input, standardOutput: .file(stdoutPath), standardError: .file(stderrPath)
+        )
+        children.track(process)
     }
 
     /// Writes to the child's standard input (a pipe), from a background thread so a full pipe cannot block the
     /// test's executor; `close` closes it afterwards.
     public func writeStdin(_ data: Data, close: Bool) async {
-        guard let stdinPipe else { return }
+        guard let descriptor = process.standardInput else { return }
+        let name = executableName
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread.detachNewThread {
-                stdinPipe.fileHandleForWriting.write(data)
-                if close { try? stdinPipe.fileHandleForWriting.close() }
+                // A child that exited early makes the write fail; the test sees that in the child's exit and output.
+                try? writeAll(descriptor, Array(data)[...], path: "the standard input of \(name)")
+                if close { Glibc.close(descriptor) }
                 continuation.resume()
             }
         }
@@ -72,16 +59,16 @@ public final class ToolProcess: @unchecked Sendable {
         let process = self.process
         let watchdog = Task {
             try await Task.sleep(for: timeout)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.signal(SIGKILL)
         }
         defer { watchdog.cancel() }
-        await waitForExit(process)
-        return process.terminationReason == .exit ? process.terminationStatus : nil
+        guard case .exited(let status) = await process.wait() else { return nil }
+        return status
     }
 
     /// Sends a signal if the child still runs.
     public func signal(_ signal: Int32) {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        process.signal(signal)
     }
 
     /// What the child wrote to standard output so far.

@@ -1,6 +1,7 @@
 #ifndef LOGFERRY_POSIX_H
 #define LOGFERRY_POSIX_H
 
+#include <spawn.h>
 #include <stddef.h>
 
 /// syncfs(2): writes back and makes durable everything of the file system `fd` is on, in one journal commit.
@@ -13,5 +14,10 @@ int logferry_malloc_keep_freed(size_t mmap_threshold, size_t trim_threshold);
 
 /// glibc malloc: one arena for all threads (M_ARENA_MAX 1). Returns 1 when taken, 0 otherwise.
 int logferry_malloc_single_arena(void);
+
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34): the child closes every descriptor from `from` on before
+/// exec, so it inherits none of the parent's but its standard streams. Declared only under _GNU_SOURCE. Returns 0 or
+/// an error number.
+int logferry_spawn_closefrom(posix_spawn_file_actions_t *actions, int from);
 
 #endif

@@ -192,7 +192,8 @@ extension FerryTopologyTests {
 
         let layout: Layout
         let scene: FerryScene
-        let started: ContinuousClock.Instant
+        /// The test's start; the log's times count from it until the chaos begins, then from the chaos's start.
+        var started: ContinuousClock.Instant
         let out: String
         /// Every listening node (receiver, relays) with the proxy in front of it.
         var fronts: [String: (node: FerryNode, proxy: ChaosProxy)] = [:]
@@ -331,6 +332,11 @@ extension FerryTopologyTests {
         /// Writes every line over ``writeSeconds`` while performing the schedule; returns when both are done and
         /// every victim runs again.
         func chaos(rng: inout SeededGenerator) async throws {
+            // The schedule counts from here: starting the topology can take many seconds on a loaded machine, and
+            // counted from the test's start, every early action (and the freeze) fired at once, late, and kills
+            // planned after the freeze landed inside it.
+            log("the chaos clock starts (times count from here)")
+            started = ContinuousClock.now
             plan(rng: &rng)
             let ticks = Int(FerryTopologyTests.writeSeconds * 10)
             var tick = 0
@@ -359,7 +365,9 @@ extension FerryTopologyTests {
         func perform(_ action: Action, rng: inout SeededGenerator) async throws {
             switch action {
             case .kill(let name):
-                if down.contains(name) || frozen?.name == name {
+                // Nothing is killed while a relay is frozen (a kill postponed into the freeze would wait too): the
+                // freeze measures how fast the agent leaves the frozen relay for the other one.
+                if down.contains(name) || frozen != nil {
                     enqueue(elapsed + 1, .kill(name))
                     return
                 }

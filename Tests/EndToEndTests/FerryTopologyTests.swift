@@ -150,10 +150,13 @@ extension FerryTopologyTests {
     /// idle timeout, 15 s by default), so even a sender that only notices silence leaves before SIGCONT.
     static let freezeSeconds = 18.0
     static let freezeAt = 8.0
-    /// The first line written after SIGSTOP must reach the receiver within this many seconds: a sender abandons
-    /// an upstream that holds batches without acking after `--progress-timeout 3`, checked at least every
-    /// heartbeat (5 s), so after at most about 8 s; 4 s more for the reconnect and two hops on a busy machine.
-    static let switchBound = 12.0
+    /// The first line written after SIGSTOP must reach the receiver within this many seconds, well before SIGCONT
+    /// (``freezeSeconds``), so the agent cannot pass by waiting for the thaw. A sender abandons an upstream that
+    /// takes neither acks nor bytes for `--progress-timeout 3`; but bytes the frozen relay's kernel still accepts
+    /// count as progress (that is what keeps a slow link from looking dead), so the clock starts only once the
+    /// socket buffers are full: at the test's write rate that took 6-9 s in loaded CI runs (12.7 and 13.1 s to the
+    /// first line at the receiver), then 3 s, then the reconnect and two hops.
+    static let switchBound = 16.0
     static let wipeAt = 15.0
     /// Listener idle timeout: small, but above the 5 s heartbeat interval so idle connections do not flap.
     static let idleTimeout = "8"

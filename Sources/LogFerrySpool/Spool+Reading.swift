@@ -12,6 +12,10 @@ extension Spool {
         var segmentForSequence: UInt64?
         /// The segment after the reader's current one.
         var segmentAfterCurrent: UInt64?
+        /// Whether the reader's current segment is still in the spool. A reader left behind (its segment consumed
+        /// or dropped and deleted while it still had the file open) finds the segments after it deleted too:
+        /// segments go from the oldest end, so what it misses there is not a gap.
+        var currentIsListed: Bool
     }
 
     func readSnapshot(sequence: UInt64, current: UInt64?) -> ReadSnapshot {
@@ -27,7 +31,8 @@ extension Spool {
             tailFirst: tail?.first ?? segments.last?.first,
             tailEnd: tail?.writeOffset ?? Int64.max,
             segmentForSequence: forSequence,
-            segmentAfterCurrent: after
+            segmentAfterCurrent: after,
+            currentIsListed: current.map { current in segments.contains { $0.first == current } } ?? false
         )
     }
 

@@ -77,13 +77,31 @@ public actor Spool {
         let metrics = SpoolMetrics(spool: layout.directory)
         var logger = logger
         logger[metadataKey: "spool"] = "\(layout.directory)"
-        let recovered = try SpoolRecovery.recover(
-            configuration: configuration, layout: layout, logger: logger, metrics: metrics)
+        let recovered = try await recoverWaitingForOwnLock(configuration: configuration, layout: layout, logger: logger, metrics: metrics)
         let configuration = sizeSegments(configuration, layout: layout, logger: logger)
         let spool = Spool(configuration: configuration, layout: layout, logger: logger, metrics: metrics,
                           recovered: recovered)
         await spool.start()
         return spool
+    }
+
+    /// Recovers the spool; when its lock is held under this very process's pid, waits up to 1 s for it first.
+    ///
+    /// That is this process having closed the spool a moment ago while a child it was starting still holds a copy of
+    /// the lock's descriptor: a `flock` belongs to the open file, and a child has copies of every descriptor from fork
+    /// until exec (or until it closes them). The copy goes within microseconds, or milliseconds on a loaded machine.
+    /// A spool opened twice in one process is still refused, after that second.
+    static func recoverWaitingForOwnLock(
+        configuration: SpoolConfiguration, layout: SpoolLayout, logger: Logger, metrics: SpoolMetrics
+    ) async throws -> SpoolRecovery.State {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while true {
+            do {
+                return try SpoolRecovery.recover(configuration: configuration, layout: layout, logger: logger, metrics: metrics)
+            } catch let error as SpoolError where error.kind == .locked(pid: getpid()) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
     }
 
     /// Segments at most 1/8 of the cap (and of the filesystem the spool lives on), so that deleting the oldest

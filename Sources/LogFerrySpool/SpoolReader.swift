@@ -102,7 +102,9 @@ public actor SpoolReader {
         if current.offset >= bound {
             if isTail { return .atEnd }
             guard let next = snapshot.segmentAfterCurrent, next > current.first else { return .atEnd }
-            let previous = current.first
+            // A gap is a segment missing between two the spool still lists; a reader whose own segment was
+            // deleted under it (consumed or dropped) only finds that the oldest segments are gone.
+            let previous = snapshot.currentIsListed ? current.first : nil
             closeSegment()
             return try await open(next, previous: previous) ? .skipped : .atEnd
         }

@@ -115,7 +115,45 @@ struct SpoolTests {
         await spool.close()
     }
 
-    @Test("a second opener is refused at once, naming the holder's pid")
+    @Test("a reader left behind while the segments after its own are consumed and deleted: no gap reported, it reads on")
+    func readerLeftBehind() async throws {
+        let directory = try TemporaryDirectory("spool")
+        defer { directory.remove() }
+        let spool = try await Spool.open(SpoolConfiguration(directory: directory.file("spool"), segmentBytes: 500))
+        for n in 1...20 { _ = try await spool.append(payload(n, size: 200)) }  // 3 records per segment
+        // A slow reader (like the sink's backlog-age probe) is in the first segment when acks move far ahead.
+        let reader = spool.makeReader(from: 1)
+        #expect(try await reader.nextIfAvailable()?.sequence == 1)
+        try await spool.commit(cursor: "sink", through: 14)  // segment 13 holds 13, 14 and 15: kept
+        #expect(directory.segments().first == "00000000000000000013.seg")
+        var read: [UInt64] = []
+        while let record = try await reader.nextIfAvailable() { read.append(record.sequence) }
+        // What it still had open it reads to the end; then it goes on with the oldest segment left.
+        #expect(read == [2, 3] + Array(13...20))
+        #expect(await spool.statistics().gaps == 0)
+        await spool.close()
+    }
+
+    @Test("the lock still held under our own pid for a moment (a child's inherited copy): the open waits for it")
+    func lockHeldByOwnCopy() async throws {
+        let directory = try TemporaryDirectory("spool")
+        defer { directory.remove() }
+        let configuration = SpoolConfiguration(directory: directory.file("spool"))
+        await (try await Spool.open(configuration)).close()
+        // Another open file description of the lock, locked, as a child started while the spool was open holds it
+        // until it closes its inherited descriptors; the file names this process, the last holder.
+        let copy = open(directory.file("spool/lock"), O_RDWR)
+        #expect(copy >= 0 && flock(copy, LOCK_EX | LOCK_NB) == 0)
+        let release = Task {
+            try await Task.sleep(for: .milliseconds(100))
+            close(copy)
+        }
+        let spool = try await Spool.open(configuration)
+        try await release.value
+        await spool.close()
+    }
+
+    @Test("a second opener is refused, naming the holder's pid")
     func locking() async throws {
         let directory = try TemporaryDirectory("spool")
         defer { directory.remove() }

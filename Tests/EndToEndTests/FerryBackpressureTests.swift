@@ -28,7 +28,7 @@ struct FerryBackpressureTests {
                 upstreams: [Upstream(host: "127.0.0.1", port: relay.port)]
             )
             let last = try await origin.append(lines: 0..<total, batchSize: 1024)
-            let originBytes = Self.directoryBytes(try scene.path("spool-origin"))
+            let originBytes = directoryBytes(try scene.path("spool-origin"))
             try #require(originBytes > 2 * cap, "the test needs more data (\(originBytes) bytes) than twice the relay's cap")
             let file = out + "/bp-origin/bp.log"
             let expectedBytes = (0..<total).reduce(0) { $0 + TestOrigin.line($1, host: "bp-origin").utf8.count + 1 }
@@ -36,11 +36,11 @@ struct FerryBackpressureTests {
             try await origin.shipping {
                 // Fill the relay up to its cap.
                 try await waitUntil("the relay's spool to fill", deadline: .seconds(60)) {
-                    Self.directoryBytes(relaySpool) >= cap - 2 * segment
+                    directoryBytes(relaySpool) >= cap - 2 * segment
                 }
                 var largest = 0
                 for _ in 0..<40 {
-                    largest = max(largest, Self.directoryBytes(relaySpool))
+                    largest = max(largest, directoryBytes(relaySpool))
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 let acknowledged = await origin.sink.acknowledged
@@ -57,7 +57,7 @@ struct FerryBackpressureTests {
                     let segments = (try? FileManager.default.contentsOfDirectory(atPath: relaySpool + "/segments")) ?? []
                     Issue.record("""
                         the relay stays full after its next hop came up: origin acknowledged \(await origin.sink.acknowledged) of \(last), \
-                        relay spool \(Self.directoryBytes(relaySpool)) bytes in \(segments.count) segments (cap \(cap))
+                        relay spool \(directoryBytes(relaySpool)) bytes in \(segments.count) segments (cap \(cap))
                         """)
                     throw error
                 }
@@ -71,18 +71,5 @@ struct FerryBackpressureTests {
             print("backpressure: \(report)")
             #expect(report.isExact, "after backpressure: \(report)")
         }
-    }
-
-    /// Bytes of the regular files directly in `directory` and its subdirectories.
-    static func directoryBytes(_ directory: String) -> Int {
-        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return 0 }
-        var total = 0
-        while let name = enumerator.nextObject() as? String {
-            let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)
-            if attributes?[.type] as? FileAttributeType == .typeRegular {
-                total += (attributes?[.size] as? Int) ?? 0
-            }
-        }
-        return total
     }
 }

@@ -438,9 +438,9 @@ extension FerryTopologyTests {
                     if let port = Int(digits), let name = byPort[port] { return (name, "the agent's log") }
                 }
             }
-            let before = spec.to.map { Output.directoryBytes((try? scene.path("spool-\($0)")) ?? "") }
+            let before = spec.to.map { directoryBytes((try? scene.path("spool-\($0)")) ?? "") }
             try? await Task.sleep(for: .seconds(1))
-            let growth = zip(spec.to, before).map { ($0, Output.directoryBytes((try? scene.path("spool-\($0)")) ?? "") - $1) }
+            let growth = zip(spec.to, before).map { ($0, directoryBytes((try? scene.path("spool-\($0)")) ?? "") - $1) }
             if let best = growth.max(by: { $0.1 < $1.1 }), best.1 > 0 { return (best.0, "spool growth") }
             return (spec.to[0], "a guess (nothing observed)")
         }
@@ -518,7 +518,7 @@ extension FerryTopologyTests {
             await front.node.kill9()
             kills[name, default: 0] += 1
             let spool = try scene.path("spool-\(name)")
-            let before = Output.directoryBytes(spool)
+            let before = directoryBytes(spool)
             try FileManager.default.removeItem(atPath: spool)
             #expect(!FileManager.default.fileExists(atPath: spool))
             try await Task.sleep(for: .milliseconds(500))
@@ -543,7 +543,7 @@ extension FerryTopologyTests {
             log("""
                 in the \(String(format: "%.1f", watch.elapsed)) s when only the wiped \(wiped.name) was up, the receiver got \(watch.count) of \
                 the \(writer.written - watch.marker) lines written meanwhile; spool of \(wiped.name) now \
-                \(Output.directoryBytes((try? scene.path("spool-\(wiped.name)")) ?? "")) bytes
+                \(directoryBytes((try? scene.path("spool-\(wiped.name)")) ?? "")) bytes
                 """)
             if watch.count == 0 {
                 Issue.record("""
@@ -774,20 +774,6 @@ extension FerryTopologyTests {
 
         static func bytes(_ out: String, host: String) -> Int {
             fileSizes(out, host: host).values.reduce(0, +)
-        }
-
-        /// Bytes of every regular file under `directory`.
-        static func directoryBytes(_ directory: String) -> Int {
-            guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return 0 }
-            var total = 0
-            while let relative = enumerator.nextObject() as? String {
-                if let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/" + relative),
-                    attributes[.type] as? FileAttributeType == .typeRegular
-                {
-                    total += attributes[.size] as? Int ?? 0
-                }
-            }
-            return total
         }
 
         /// Line `seq=NNNNNNNNN origin=HOST ...` → NNNNNNNNN when the line is exactly ``TestOrigin/line(_:host:)``.

@@ -50,6 +50,18 @@ public final class FerryScene: @unchecked Sendable {
         nodes.map { $0.allStandardError() }.joined()
     }
 
+    /// Every line in which a child of this scene (its standard error, `*.stderr.log` in the scene's directory)
+    /// reported a segment missing from the middle of a spool: lost records, which no scene here causes on purpose.
+    public func spoolGapReports() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasSuffix(".stderr.log") }.sorted().flatMap { name -> [String] in
+            guard let data = FileManager.default.contents(atPath: directory.file(name)) else { return [] }
+            return String(decoding: data, as: UTF8.self).split(separator: "\n")
+                .filter { $0.contains("segment missing from the middle") }
+                .map { "\(name): \($0)" }
+        }
+    }
+
     /// Kills every child and node, stops every proxy and deletes the directory.
     public func tearDown() async {
         children.killAll()
@@ -63,12 +75,17 @@ public final class FerryScene: @unchecked Sendable {
     }
 
     /// Runs `body` with a fresh scene and always tears it down; when `body` throws, prints every node's standard
-    /// error first (when there are nodes).
+    /// error first (when there are nodes). A spool gap any child reported fails the scene even when `body` passed:
+    /// the test saw every line arrive, but an operator would have been told that records were lost.
     public static func run<T: Sendable>(_ label: String, _ body: (FerryScene) async throws -> T) async throws -> T {
         let scene = try FerryScene(label)
         do {
             let result = try await body(scene)
+            let gaps = scene.spoolGapReports()
             await scene.tearDown()
+            guard gaps.isEmpty else {
+                throw HarnessError("a child reported a spool gap (records lost) in \(label):\n" + gaps.prefix(5).joined(separator: "\n"))
+            }
             return result
         } catch {
             let diagnostics = scene.diagnostics()

@@ -77,7 +77,8 @@ public actor Spool {
         let metrics = SpoolMetrics(spool: layout.directory)
         var logger = logger
         logger[metadataKey: "spool"] = "\(layout.directory)"
-        let recovered = try await recoverWaitingForOwnLock(configuration: configuration, layout: layout, logger: logger, metrics: metrics)
+        let recovered = try await recoverWaitingForOwnLock(
+            configuration: configuration, layout: layout, logger: logger, metrics: metrics)
         let configuration = sizeSegments(configuration, layout: layout, logger: logger)
         let spool = Spool(configuration: configuration, layout: layout, logger: logger, metrics: metrics,
                           recovered: recovered)
@@ -97,8 +98,11 @@ public actor Spool {
         let deadline = ContinuousClock.now + .seconds(1)
         while true {
             do {
-                return try SpoolRecovery.recover(configuration: configuration, layout: layout, logger: logger, metrics: metrics)
-            } catch let error as SpoolError where error.kind == .locked(pid: getpid()) && ContinuousClock.now < deadline {
+                return try SpoolRecovery.recover(
+                    configuration: configuration, layout: layout, logger: logger, metrics: metrics)
+            } catch let error as SpoolError
+                where error.kind == .locked(pid: getpid()) && ContinuousClock.now < deadline
+            {
                 try await Task.sleep(for: .milliseconds(5))
             }
         }

@@ -71,15 +71,13 @@ enum BatchBody {
         body.appendVarint(UInt64(events.count))
         for position in events.indices {
             let timestamp = events[position].timestamp
-            let delta = Int64(bitPattern: timestamp &- previous)
-            body.appendVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)))
-            previous = timestamp
             let hasFields = !events[position].fields.isEmpty
-            body.appendVarint(UInt64(indices[position]) << 1 | (hasFields ? 1 : 0))
-            events[position].line.withUnsafeBufferPointer { line in
-                body.appendVarint(UInt64(line.count))
-                body.append(contentsOf: line)
+            events[position].line.withUnsafeBytes { line in
+                appendEvent(
+                    timestamp: timestamp, previous: previous, sourceIndex: indices[position], hasFields: hasFields,
+                    line: line, into: &body)
             }
+            previous = timestamp
             if hasFields {
                 let event = events[position]
                 body.appendVarint(UInt64(event.fields.count))
@@ -96,6 +94,21 @@ enum BatchBody {
                 }
             }
         }
+    }
+
+    /// Appends one event up to its line (Docs/PROTOCOL.md §Batch body: timestamp delta, source index and
+    /// fields flag, line); the caller writes its fields next when `hasFields`. The one encoding of an event,
+    /// for ``write(host:events:into:)`` and ``BatchBodyBuilder``.
+    @inline(__always)
+    static func appendEvent(
+        timestamp: UInt64, previous: UInt64, sourceIndex: Int, hasFields: Bool, line: UnsafeRawBufferPointer,
+        into body: inout [UInt8]
+    ) {
+        let delta = Int64(bitPattern: timestamp &- previous)
+        body.appendVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)))
+        body.appendVarint(UInt64(sourceIndex) << 1 | (hasFields ? 1 : 0))
+        body.appendVarint(UInt64(line.count))
+        body.append(contentsOf: line)
     }
 
     /// Parses a body that must hold exactly `expectedEvents` events and nothing after them, into a ``Batch``.

@@ -72,6 +72,15 @@ public struct BatchEncoder {
         try split(host: host, events: events[middle...], limits: limits, into: &parts)
     }
 
+    /// Finishes the body `builder` holds for `host` and compresses it, leaving the builder empty for the next
+    /// batch. The same bytes as ``encode(_:)`` of the same events, without an ``Event`` per line.
+    public mutating func encode(_ builder: inout BatchBodyBuilder, host: String) throws(WireError) -> SealedBatch {
+        let eventCount = builder.eventCount
+        return try builder.finish(host: host) { (body) throws(WireError) -> SealedBatch in
+            try compress(body, eventCount: eventCount)
+        }
+    }
+
     private mutating func seal(host: String, events: ArraySlice<Event>) throws(WireError) -> SealedBatch {
         body.removeAll(keepingCapacity: true)
         BatchBody.write(host: host, events: events, into: &body)
@@ -80,6 +89,15 @@ public struct BatchEncoder {
 
     /// Compresses the body in `body` into a sealed batch.
     private mutating func compressBody(eventCount: Int) throws(WireError) -> SealedBatch {
+        let body = self.body
+        let sealed: Result<SealedBatch, WireError> = body.withUnsafeBytes { input in
+            Result { () throws(WireError) -> SealedBatch in try compress(input, eventCount: eventCount) }
+        }
+        return try sealed.get()
+    }
+
+    /// Compresses `body`, holding `eventCount` events, into a sealed batch.
+    private mutating func compress(_ body: UnsafeRawBufferPointer, eventCount: Int) throws(WireError) -> SealedBatch {
         guard eventCount <= Int(UInt32.max) else {
             throw WireError(.tooManyEvents(count: UInt32.max, limit: UInt32.max))
         }
@@ -91,13 +109,11 @@ public struct BatchEncoder {
             output = [UInt8](repeating: 0, count: bound)
         }
         let deflater = self.deflater
-        let produced: Result<Int, WireError> = body.withUnsafeBytes { input in
-            output.withUnsafeMutableBytes { out in
-                do throws(DeflateError) {
-                    return .success(try deflater.compress(input, into: UnsafeMutableRawBufferPointer(rebasing: out[..<bound])))
-                } catch {
-                    return .failure(WireError(deflate: error))
-                }
+        let produced: Result<Int, WireError> = output.withUnsafeMutableBytes { out in
+            do throws(DeflateError) {
+                return .success(try deflater.compress(body, into: UnsafeMutableRawBufferPointer(rebasing: out[..<bound])))
+            } catch {
+                return .failure(WireError(deflate: error))
             }
         }
         let compressed = Array(output[..<(try produced.get())])

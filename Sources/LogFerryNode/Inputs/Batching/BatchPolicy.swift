@@ -28,6 +28,19 @@ public struct BatchPolicy: Sendable, Hashable {
     }
 }
 
+extension BatchPolicy {
+    /// Whether a batch of `events` events and `bytes` uncompressed bytes must be sealed now.
+    func isFull(events: Int, bytes: Int) -> Bool { events >= maxEvents || bytes >= maxBytes }
+
+    /// When a batch opened at `openedAt` falls due; nil when no batch is open.
+    func deadline(openedAt: ContinuousClock.Instant?) -> ContinuousClock.Instant? { openedAt.map { $0 + linger } }
+
+    /// Whether a batch opened at `openedAt` has lingered long enough to be sealed at `now`.
+    func isDue(openedAt: ContinuousClock.Instant?, at now: ContinuousClock.Instant) -> Bool {
+        deadline(openedAt: openedAt).map { now >= $0 } ?? false
+    }
+}
+
 /// The events of the batch being filled.
 struct BatchAssembler {
     let policy: BatchPolicy
@@ -46,16 +59,13 @@ struct BatchAssembler {
     var isEmpty: Bool { events.isEmpty }
 
     /// Whether the batch has reached its event count or size.
-    var isFull: Bool { events.count >= policy.maxEvents || bytes >= policy.maxBytes }
+    var isFull: Bool { policy.isFull(events: events.count, bytes: bytes) }
 
     /// Whether the batch has lingered long enough to be sealed.
-    func isDue(at now: ContinuousClock.Instant) -> Bool {
-        guard let openedAt else { return false }
-        return now - openedAt >= policy.linger
-    }
+    func isDue(at now: ContinuousClock.Instant) -> Bool { policy.isDue(openedAt: openedAt, at: now) }
 
     /// When the open batch falls due, if one is open.
-    var deadline: ContinuousClock.Instant? { openedAt.map { $0 + policy.linger } }
+    var deadline: ContinuousClock.Instant? { policy.deadline(openedAt: openedAt) }
 
     /// Adds `event`, taking it over (no copy of its line).
     mutating func add(_ event: consuming Event) {

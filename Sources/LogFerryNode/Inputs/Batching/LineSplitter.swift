@@ -58,6 +58,17 @@ struct LineSplitter {
         _ bytes: UnsafeRawBufferPointer,
         accept: (_ line: [UInt8], _ cut: Bool, _ end: Int) throws -> Bool
     ) rethrows -> Int {
+        try feedBorrowing(bytes) { line, cut, end in try accept(Array(line), cut, end) }
+    }
+
+    /// ``feed(_:accept:)`` lending each line instead of copying it: `line` is valid only during the call, and
+    /// points into `bytes` whenever the line lies whole in them (the common case), so a caller that encodes
+    /// lines as it reads them copies each line's bytes once.
+    @discardableResult
+    mutating func feedBorrowing(
+        _ bytes: UnsafeRawBufferPointer,
+        accept: (_ line: UnsafeRawBufferPointer, _ cut: Bool, _ end: Int) throws -> Bool
+    ) rethrows -> Int {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return 0 }
         let count = bytes.count
         var index = 0
@@ -71,8 +82,22 @@ struct LineSplitter {
                 return count
             }
             let end = UnsafeRawPointer(found) - base
-            let (line, cut) = complete(UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
-            guard try accept(line, cut, end + 1) else { return index }
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[index..<end])
+            let accepted: Bool
+            if heldBytes == 0, rest.count <= maxLineBytes + 1 {
+                // The whole line is in `bytes`: lend it in place.
+                var length = rest.count
+                if length > 0, rest[length - 1] == Self.carriageReturn { length -= 1 }
+                if length <= maxLineBytes {
+                    accepted = try accept(UnsafeRawBufferPointer(rebasing: rest[0..<length]), false, end + 1)
+                } else {
+                    accepted = try accept(UnsafeRawBufferPointer(rebasing: rest[0..<maxLineBytes]), true, end + 1)
+                }
+            } else {
+                let (line, cut) = complete(rest)
+                accepted = try line.withUnsafeBytes { try accept($0, cut, end + 1) }
+            }
+            guard accepted else { return index }
             discardUnfinishedLine()
             index = end + 1
         }

@@ -51,7 +51,9 @@ public struct FileSource: Service {
         }
         var storedThrough = through
         let tailer = FileTailer(configuration: self.tailer, checkpoints: Array(offsets.checkpoints.values), logger: logger)
-        var assembler = BatchAssembler(policy: policy)
+        // Lines go straight into the open batch's body: no array or event per line.
+        var builder = BatchBodyBuilder(capacity: policy.maxBytes)
+        var openedAt: ContinuousClock.Instant?
         var encoder = BatchEncoder(level: policy.compressionLevel, compressor: policy.compressor)
         var touched: [FileIdentityKey: FileCheckpoint] = [:]
         var lastSnapshot = ContinuousClock.now
@@ -61,11 +63,12 @@ public struct FileSource: Service {
         var filteredSinceCommit = false
 
         func seal(interruptible: Bool) async throws {
-            guard !assembler.isEmpty else { return }
-            let batch = assembler.take(host: host)
+            guard !builder.isEmpty else { return }
+            let lineCount = builder.eventCount
             let metadata = RecordMetadata(fileCheckpoints: FileCheckpoint.encode(Array(touched.values))).encoded()
             touched.removeAll(keepingCapacity: true)
-            let sealed = try encoder.encode(batch)
+            openedAt = nil
+            let sealed = try encoder.encode(&builder, host: host)
             // A graceful shutdown must not wait for ever on a full spool: the batch is then not stored, its
             // offsets not advanced, and its lines are read again after the restart.
             let payload = sealed.serialized()
@@ -90,45 +93,49 @@ public struct FileSource: Service {
                 }
             case .dropped:
                 dropped.increment()
-                logger.warning("spool \(spool.configuration.directory) is full (drop-newest): dropped a batch of \(batch.events.count) file lines")
+                logger.warning("spool \(spool.configuration.directory) is full (drop-newest): dropped a batch of \(lineCount) file lines")
             }
         }
 
         do {
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                var lines = tailer.poll(
-                    maxLines: max(1, policy.maxEvents - assembler.events.count),
-                    maxBytes: max(1, policy.maxBytes - assembler.bytes)
-                )
                 let now = WallClock.nanosecondsSinceEpoch()
+                var polled = 0
                 var filteredNow = 0
-                // By index, moving each line's bytes into its event: copying a `TailedLine` out of the array (its
-                // path, its bytes) and releasing it again cost more per line than the rest of this loop.
-                for index in lines.indices {
-                    // A dropped line's offset still goes into the next record: it is not read again. Lines come
-                    // in runs per file, so the checkpoint is noted once per run, at its last line.
-                    let identity = lines[index].identity
-                    if index == lines.count - 1 || FileIdentityKey(lines[index + 1].identity) != FileIdentityKey(identity) {
-                        touched[FileIdentityKey(identity)] = FileCheckpoint(
-                            identity: identity, path: lines[index].path, offset: lines[index].endOffset)
+                // A dropped line's offset still goes into the next record: it is not read again. Lines come in
+                // runs per file, so the checkpoint is noted once per run, at its last line.
+                var run: (key: FileIdentityKey, identity: FileIdentity, path: String)?
+                var runEnd: UInt64 = 0
+                tailer.poll(
+                    maxLines: max(1, policy.maxEvents - builder.eventCount),
+                    maxBytes: max(1, policy.maxBytes - builder.byteCount)
+                ) { line in
+                    polled += 1
+                    let key = FileIdentityKey(line.identity)
+                    if key != run?.key {
+                        if let run { touched[run.key] = FileCheckpoint(identity: run.identity, path: run.path, offset: runEnd) }
+                        run = (key, line.identity, line.path)
                     }
-                    guard filter.admits(lines[index].line) else {
+                    runEnd = line.endOffset
+                    guard filter.admits(line.line) else {
                         filteredNow += 1
-                        continue
+                        return
                     }
-                    var bytes: [UInt8] = []
-                    swap(&bytes, &lines[index].line)
-                    assembler.add(Event(timestamp: now, source: lines[index].path, line: bytes))
+                    if builder.isEmpty { openedAt = .now }
+                    builder.append(line: line.line, source: line.path, timestamp: now)
                 }
+                if let run { touched[run.key] = FileCheckpoint(identity: run.identity, path: run.path, offset: runEnd) }
                 if filteredNow > 0 {
                     filtered.increment(by: Int64(filteredNow))
                     filteredSinceCommit = true
                 }
-                if assembler.isFull || assembler.isDue(at: .now) {
+                if policy.isFull(events: builder.eventCount, bytes: builder.byteCount)
+                    || policy.isDue(openedAt: openedAt, at: .now)
+                {
                     try await seal(interruptible: true)
                     continue
                 }
-                if lines.isEmpty, assembler.isEmpty, storedThrough > committedThrough || filteredSinceCommit {
+                if polled == 0, builder.isEmpty, storedThrough > committedThrough || filteredSinceCommit {
                     // Idle with every line read stored: the checkpoints are exactly those of the last record.
                     // Commit them now, or segments the sinks have delivered stay on disk until the next line.
                     // Lines dropped by the filter since are in no record: this commit is what keeps them read.
@@ -139,9 +146,9 @@ public struct FileSource: Service {
                     filteredSinceCommit = false
                     touched.removeAll(keepingCapacity: true)
                 }
-                if lines.isEmpty {
+                if polled == 0 {
                     // Wake for new lines, or at the open batch's linger deadline.
-                    await tailer.waitForChange(notAfter: assembler.deadline)
+                    await tailer.waitForChange(notAfter: policy.deadline(openedAt: openedAt))
                 }
             }
         } catch is CancellationError {
@@ -156,8 +163,8 @@ public struct FileSource: Service {
         // The tailer's checkpoints also cover the open batch's lines: commit them only once that batch is
         // stored. Otherwise the offsets stay those of the stored records and the lines are read again after
         // the restart.
-        guard assembler.isEmpty else {
-            logger.notice("spool under capacity pressure at shutdown: \(assembler.events.count) file lines read but not stored are left to be read again after the restart")
+        guard builder.isEmpty else {
+            logger.notice("spool under capacity pressure at shutdown: \(builder.eventCount) file lines read but not stored are left to be read again after the restart")
             return
         }
         let last = await spool.lastSequence

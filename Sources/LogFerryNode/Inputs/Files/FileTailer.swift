@@ -135,6 +135,15 @@ final class FileTailer {
     /// returned even when it alone exceeds `maxBytes`). Never blocks on the files; may return an empty array.
     /// Files are served round-robin, so a busy file cannot starve the others.
     func poll(maxLines: Int, maxBytes: Int) -> [TailedLine] {
+        var out: [TailedLine] = []
+        poll(maxLines: maxLines, maxBytes: maxBytes) { out.append(TailedLine($0)) }
+        return out
+    }
+
+    /// ``poll(maxLines:maxBytes:)`` lending each line to `visit` instead of collecting them: the line's bytes are
+    /// valid only during the call (they usually point into the read buffer), so a source that encodes lines as
+    /// they come allocates nothing per line.
+    func poll(maxLines: Int, maxBytes: Int, _ visit: (TailedLineView) -> Void) {
         let now = self.now()
         if let last = lastRescan {
             if now - last >= configuration.rescanInterval { rescan(now: now) }
@@ -142,23 +151,21 @@ final class FileTailer {
             rescan(now: now)
         }
         var budget = Budget(maxLines: max(1, maxLines), maxBytes: max(1, maxBytes))
-        var out: [TailedLine] = []
         var forgotten: [FileKey] = []
         let count = order.count
         var visited = 0
-        while visited < count, !budget.isExhausted(by: out) {
+        while visited < count, !budget.isExhausted {
             let key = order[(nextIndex + visited) % count]
             visited += 1
-            if service(key, now: now, budget: &budget, into: &out) == .forget { forgotten.append(key) }
+            if service(key, now: now, budget: &budget, into: visit) == .forget { forgotten.append(key) }
         }
         if count > 0 { nextIndex = (nextIndex + visited) % count }
         for key in forgotten { forget(key, reason: "read to its end and no longer present under the watched patterns") }
         if !forgotten.isEmpty { compactOrder() }
-        statistics.linesRead += UInt64(out.count)
+        statistics.linesRead += UInt64(budget.lines)
         statistics.bytesRead += UInt64(budget.bytes)
-        metrics.linesRead.increment(by: Int64(out.count))
+        metrics.linesRead.increment(by: Int64(budget.lines))
         metrics.bytesRead.increment(by: Int64(budget.bytes))
-        return out
     }
 
     /// Returns when a file may have changed (inotify on the watched directories), when the next rescan or
@@ -202,12 +209,19 @@ final class FileTailer {
         let maxLines: Int
         let maxBytes: Int
         var bytes = 0
+        var lines = 0
 
-        func isExhausted(by out: [TailedLine]) -> Bool { out.count >= maxLines || bytes >= maxBytes }
+        var isExhausted: Bool { lines >= maxLines || bytes >= maxBytes }
 
-        /// Whether a line of `length` bytes may still be appended.
-        func admits(length: Int, after out: [TailedLine]) -> Bool {
-            out.count < maxLines && (out.isEmpty || bytes + length <= maxBytes)
+        /// Whether a line of `length` bytes may still be handed out.
+        func admits(length: Int) -> Bool {
+            lines < maxLines && (lines == 0 || bytes + length <= maxBytes)
+        }
+
+        /// Counts a line of `length` bytes handed out.
+        mutating func take(length: Int) {
+            lines += 1
+            bytes += length
         }
     }
 
@@ -218,7 +232,7 @@ final class FileTailer {
         _ key: FileKey,
         now: ContinuousClock.Instant,
         budget: inout Budget,
-        into out: inout [TailedLine]
+        into out: (TailedLineView) -> Void
     ) -> Disposition {
         guard var file = files[key] else { return .keep }
         defer { files[key] = file }
@@ -267,7 +281,7 @@ final class FileTailer {
 
         var stoppedByBudget = false
         if holding { file.atEnd = true }
-        while !holding, !budget.isExhausted(by: out) {
+        while !holding, !budget.isExhausted {
             if file.readOffset >= status.size {
                 file.atEnd = true
                 break
@@ -292,7 +306,7 @@ final class FileTailer {
                 break
             }
             let consumed = scratch.withUnsafeBytes { raw in
-                consume(UnsafeRawBufferPointer(rebasing: raw[0..<count]), at: chunkOffset, file: &file, now: now, budget: &budget, into: &out)
+                consume(UnsafeRawBufferPointer(rebasing: raw[0..<count]), at: chunkOffset, file: &file, now: now, budget: &budget, into: out)
             }
             file.readOffset = chunkOffset + UInt64(consumed)
             if consumed < count {
@@ -303,16 +317,16 @@ final class FileTailer {
 
         if file.atEnd, !stoppedByBudget, file.hasPartialLine,
             file.deleted || now - file.lastGrowth >= configuration.partialLineTimeout,
-            budget.admits(length: file.lines.unfinishedLineLength, after: out)
+            budget.admits(length: file.lines.unfinishedLineLength)
         {
-            emitPartialLine(&file, now: now, budget: &budget, into: &out)
+            emitPartialLine(&file, now: now, budget: &budget, into: out)
         }
 
         if file.atEnd, !stoppedByBudget, !file.hasPartialLine, let due = file.events?.flushDeadline,
             file.deleted || now >= due,
-            budget.admits(length: file.events?.pendingBytes ?? 0, after: out)
+            budget.admits(length: file.events?.pendingBytes ?? 0)
         {
-            emitPendingEvent(&file, budget: &budget, into: &out)
+            emitPendingEvent(&file, budget: &budget, into: out)
         }
 
         if !holding, Int(file.identity.fingerprintLength) < configuration.fingerprintBytes,
@@ -345,15 +359,15 @@ final class FileTailer {
         file: inout TailedFile,
         now: ContinuousClock.Instant,
         budget: inout Budget,
-        into out: inout [TailedLine]
+        into out: (TailedLineView) -> Void
     ) -> Int {
         let path = file.path
         let identity = file.identity
         guard var events = file.events else {
-            let consumed = file.lines.feed(chunk) { line, cut, end in
-                guard budget.admits(length: line.count, after: out) else { return false }
+            let consumed = file.lines.feedBorrowing(chunk) { line, cut, end in
+                guard budget.admits(length: line.count) else { return false }
                 let endOffset = chunkOffset + UInt64(end)
-                emit(line, truncated: cut, endOffset: endOffset, path: path, identity: identity, budget: &budget, into: &out)
+                emit(line, truncated: cut, endOffset: endOffset, path: path, identity: identity, budget: &budget, into: out)
                 return true
             }
             // Just after the last line handed out (or newline dropped): what the splitter still holds is not shipped.
@@ -366,10 +380,10 @@ final class FileTailer {
         let consumed = file.lines.feed(chunk) { line, cut, end in
             let endOffset = chunkOffset + UInt64(end)
             let sealing = line.withUnsafeBytes { events.seals($0) }
-            if sealing, !budget.admits(length: events.pendingBytes, after: out) { return false }
+            if sealing, !budget.admits(length: events.pendingBytes) { return false }
             if cut { countTruncatedLine() }
             if let event = events.add(line, start: lineStart, end: endOffset, truncated: cut, at: now, sealing: sealing) {
-                emit(event, path: path, identity: identity, budget: &budget, into: &out)
+                emit(event, path: path, identity: identity, budget: &budget, into: out)
             }
             lineStart = endOffset
             return true
@@ -390,7 +404,7 @@ final class FileTailer {
         path: String,
         identity: FileIdentity,
         budget: inout Budget,
-        into out: inout [TailedLine]
+        into out: (TailedLineView) -> Void
     ) {
         statistics.multilineEvents += 1
         metrics.multilineEvents.increment()
@@ -402,38 +416,40 @@ final class FileTailer {
                 metadata: ["path": "\(path)", "endOffset": "\(event.endOffset)"]
             )
         }
-        budget.bytes += event.bytes.count
-        out.append(TailedLine(path: path, line: event.bytes, identity: identity, endOffset: event.endOffset, truncated: event.truncated))
+        budget.take(length: event.bytes.count)
+        event.bytes.withUnsafeBytes {
+            out(TailedLineView(path: path, line: $0, identity: identity, endOffset: event.endOffset, truncated: event.truncated))
+        }
     }
 
     /// Hands out the unfinished multi-line event (its flush timeout passed, or the file is deleted).
-    private func emitPendingEvent(_ file: inout TailedFile, budget: inout Budget, into out: inout [TailedLine]) {
+    private func emitPendingEvent(_ file: inout TailedFile, budget: inout Budget, into out: (TailedLineView) -> Void) {
         guard let event = file.events?.flush() else { return }
         statistics.multilineFlushed += 1
         metrics.multilineFlushed.increment()
-        emit(event, path: file.path, identity: file.identity, budget: &budget, into: &out)
+        emit(event, path: file.path, identity: file.identity, budget: &budget, into: out)
         file.offset = file.readOffset - UInt64(file.lines.heldBytes)
     }
 
     private func emit(
-        _ bytes: [UInt8],
+        _ bytes: UnsafeRawBufferPointer,
         truncated: Bool,
         endOffset: UInt64,
         path: String,
         identity: FileIdentity,
         budget: inout Budget,
-        into out: inout [TailedLine]
+        into out: (TailedLineView) -> Void
     ) {
         if truncated { countTruncatedLine() }
-        budget.bytes += bytes.count
-        out.append(TailedLine(path: path, line: bytes, identity: identity, endOffset: endOffset, truncated: truncated))
+        budget.take(length: bytes.count)
+        out(TailedLineView(path: path, line: bytes, identity: identity, endOffset: endOffset, truncated: truncated))
     }
 
     private func emitPartialLine(
         _ file: inout TailedFile,
         now: ContinuousClock.Instant,
         budget: inout Budget,
-        into out: inout [TailedLine]
+        into out: (TailedLineView) -> Void
     ) {
         let start = file.readOffset - UInt64(file.lines.heldBytes)
         guard let (bytes, cut) = file.lines.flush() else { return }
@@ -443,14 +459,16 @@ final class FileTailer {
             // The last line joins (or starts) an event like any other; the event waits for its own timeout.
             if cut { countTruncatedLine() }
             if let event = events.add(bytes, start: start, end: file.readOffset, truncated: cut, at: now) {
-                emit(event, path: file.path, identity: file.identity, budget: &budget, into: &out)
+                emit(event, path: file.path, identity: file.identity, budget: &budget, into: out)
             }
             file.events = events
             file.offset = events.pendingStart ?? file.readOffset
             return
         }
-        emit(bytes, truncated: cut, endOffset: file.readOffset, path: file.path, identity: file.identity,
-             budget: &budget, into: &out)
+        bytes.withUnsafeBytes {
+            emit($0, truncated: cut, endOffset: file.readOffset, path: file.path, identity: file.identity,
+                 budget: &budget, into: out)
+        }
         file.offset = file.readOffset
     }
 }

@@ -20,3 +20,11 @@ struct TailedLine: Sendable {
         self.truncated = truncated
     }
 }
+
+extension TailedLine {
+    /// Copies a lent line.
+    init(_ view: TailedLineView) {
+        self.init(path: view.path, line: Array(view.line), identity: view.identity, endOffset: view.endOffset,
+                  truncated: view.truncated)
+    }
+}

@@ -19,6 +19,10 @@ int logferry_malloc_single_arena(void) {
     return mallopt(M_ARENA_MAX, 1) == 1;
 }
 
+int logferry_malloc_trim(void) {
+    return malloc_trim(0);
+}
+
 int logferry_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }

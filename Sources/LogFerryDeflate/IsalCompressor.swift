@@ -1,27 +1,26 @@
 import CIsal
 
 /// ISA-L's one-shot (`isal_deflate_stateless`) compressor in the zlib wrapper, with its level buffer
-/// allocated once.
+/// allocated once (at its first use).
 ///
 /// The `isal_zstream` is large (its internal state holds the hash tables of level 0) and lives at a fixed
 /// heap address for the compressor's lifetime.
 final class IsalCompressor {
     private let stream: UnsafeMutablePointer<isal_zstream>
-    private let levelBuffer: UnsafeMutableRawBufferPointer
+    /// Allocated at the first call: an encoder kept only in case a batch must be split never pays for it.
+    private var levelBuffer: UnsafeMutableRawBufferPointer?
     private let level: UInt32
 
     init(level: Int) {
         self.level = UInt32(min(max(level, 0), Int(logferry_isal_max_level())))
         stream = .allocate(capacity: 1)
         stream.initialize(to: isal_zstream())
-        let size = Int(logferry_isal_level_buffer_size(Int32(self.level)))
-        levelBuffer = .allocate(byteCount: max(size, 1), alignment: 64)
     }
 
     deinit {
         stream.deinitialize(count: 1)
         stream.deallocate()
-        levelBuffer.deallocate()
+        levelBuffer?.deallocate()
     }
 
     /// Output room ISA-L needs for `count` bytes: when compression does not pay, it writes stored blocks
@@ -34,6 +33,12 @@ final class IsalCompressor {
         guard let outBase = output.baseAddress, output.count > 0 else {
             throw .failed(backend: "isal", code: STATELESS_OVERFLOW, detail: "no output buffer")
         }
+        let levelBuffer = self.levelBuffer ?? {
+            let size = Int(logferry_isal_level_buffer_size(Int32(level)))
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
+            self.levelBuffer = buffer
+            return buffer
+        }()
         var empty: UInt8 = 0
         return try withUnsafeMutablePointer(to: &empty) { (emptyPointer) throws(DeflateError) -> Int in
             isal_deflate_stateless_init(stream)

@@ -106,7 +106,8 @@ public struct BatchEncoder {
         }
         let bound = deflater.outputCapacity(body.count)
         if output.count < bound {
-            output = [UInt8](repeating: 0, count: bound)
+            // Not zero-filled: the compressor writes a quarter of it, and only the pages it writes become resident.
+            output = [UInt8](unsafeUninitializedCapacity: bound) { _, initialized in initialized = bound }
         }
         let deflater = self.deflater
         let produced: Result<Int, WireError> = output.withUnsafeMutableBytes { out in

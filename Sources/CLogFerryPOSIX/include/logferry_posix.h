@@ -15,6 +15,10 @@ int logferry_malloc_keep_freed(size_t mmap_threshold, size_t trim_threshold);
 /// glibc malloc: one arena for all threads (M_ARENA_MAX 1). Returns 1 when taken, 0 otherwise.
 int logferry_malloc_single_arena(void);
 
+/// glibc malloc_trim(0): gives every whole free page of the heap back to the kernel, not only the top of it.
+/// Returns 1 when memory was released, 0 otherwise.
+int logferry_malloc_trim(void);
+
 /// posix_spawn_file_actions_addclosefrom_np (glibc 2.34): the child closes every descriptor from `from` on before
 /// exec, so it inherits none of the parent's but its standard streams. Declared only under _GNU_SOURCE. Returns 0 or
 /// an error number.

@@ -174,6 +174,10 @@ struct NodeRunner {
         if let metrics = configuration.metricsListen {
             services.append(PrometheusEndpoint(host: metrics.host, port: metrics.port, registry: runtime.registry, logger: logger))
         }
+        if configuration.listen == nil, configuration.natsIn.isEmpty {
+            // An agent (MallocProfile.edge): freed batch buffers go back to the kernel.
+            services.append(FreedMemoryReleaser())
+        }
         // Last, so that a graceful shutdown tells systemd STOPPING=1 first.
         services += systemdServices(spool: spool, readiness: readiness)
         let group = ServiceGroup(

@@ -142,7 +142,7 @@ public final class FerrySink: Service, Sendable {
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        try await self.send(after: resumeAfter, session: session, limits: limits, outbound: outbound, upstream: upstream, replay: replay)
+                        try await self.send(after: resumeAfter, session: session, limits: limits, outbound: outbound, eventLoop: channel.channel.eventLoop, upstream: upstream, replay: replay)
                     }
                     group.addTask {
                         while true {

@@ -28,4 +28,19 @@ kill -INT $EP; sleep 0.5; kill $CP; wait 2>/dev/null
 echo "gap reports in the agent's log: $(grep -c 'segment missing' $D/edge/stderr)"
 cat $D/central/out/edge/*app.log* | grep -o "seq=[0-9]*" | sort | uniq -d | wc -l | sed 's/^/duplicated seqs: /'
 cat $D/central/out/edge/*app.log* | wc -l | sed 's/^/lines: /'
+drain=$(echo "$t1 - $t0" | bc)
+
+# The live rate on the same bytes, for the replay target (a drain at least 2x the live rate): a fresh agent ships
+# the same file with the receiver up from the start.
+rm -rf $D/edge/spool $D/central; mkdir -p $D/central; sync
+$LF receive --listen 127.0.0.1:$PORT --spool $D/central/spool --out $D/central/out >$D/central/stderr 2>&1 & CP=$!
+for ((i=0; i<100; i++)); do ss -ltn | grep -q ":$PORT " && break; sleep 0.05; done
+t0=$(date +%s.%N)
+$LF agent --spool $D/edge/spool --file $D/edge/app.log --to 127.0.0.1:$PORT --host-name edge >>$D/edge/stderr 2>&1 & EP=$!
+while :; do s=$(stat -c %s $D/central/out/edge/*app.log* 2>/dev/null | awk "{t+=\$1} END {print t+0}"); [ "$s" -ge "$SIZE" ] && break; sleep 0.1; done
+t1=$(date +%s.%N)
+live=$(echo "$t1 - $t0" | bc)
+echo "live (receiver up from the start): $live s, agent_hwm $(hwm $EP) kB cpu $(cpu $EP) s; receiver_cpu $(cpu $CP) s"
+kill -INT $EP; sleep 0.5; kill $CP; wait 2>/dev/null
+echo "drain rate / live rate: $(echo "scale=2; $live / $drain" | bc)"
 [ -n "${KEEP:-}" ] || rm -rf "$D"   # KEEP=1 keeps the spools and outputs

@@ -29,30 +29,16 @@ enum BatchBody {
         body.appendVarintString(host)
 
         // Source table, in order of first use; a batch usually has one or a few sources.
-        var sourceIndex: [String: Int] = [:]
-        var sources: [String] = []
+        var sources = BatchSourceTable()
         var indices: [Int] = []
         indices.reserveCapacity(events.count)
-        var lastSource: String? = nil
-        var lastIndex = 0
         var anyFields = false
         for position in events.indices {
-            if events[position].source != lastSource {
-                let source = events[position].source
-                if let index = sourceIndex[source] {
-                    lastIndex = index
-                } else {
-                    lastIndex = sources.count
-                    sourceIndex[source] = lastIndex
-                    sources.append(source)
-                }
-                lastSource = source
-            }
-            indices.append(lastIndex)
+            indices.append(sources.index(of: events[position].source))
             anyFields = anyFields || !events[position].fields.isEmpty
         }
-        body.appendVarint(UInt64(sources.count))
-        for source in sources { body.appendVarintString(source) }
+        body.appendVarint(UInt64(sources.names.count))
+        for source in sources.names { body.appendVarintString(source) }
 
         // Field-key table, sorted bytewise so each event's fields come out sorted by key.
         var keys: [String] = []

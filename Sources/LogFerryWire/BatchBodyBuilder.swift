@@ -18,10 +18,7 @@ public struct BatchBodyBuilder {
     /// `headerRoom` bytes of gap, then the encoded events.
     private var storage: [UInt8]
     private var header: [UInt8] = []
-    private var sources: [String] = []
-    private var sourceIndices: [String: Int] = [:]
-    private var lastSource: String?
-    private var lastSourceIndex = 0
+    private var sources = BatchSourceTable()
     private var baseTimestamp: UInt64 = 0
     private var previousTimestamp: UInt64 = 0
 
@@ -46,18 +43,8 @@ public struct BatchBodyBuilder {
             baseTimestamp = timestamp
             previousTimestamp = timestamp
         }
-        if source != lastSource {
-            if let index = sourceIndices[source] {
-                lastSourceIndex = index
-            } else {
-                lastSourceIndex = sources.count
-                sourceIndices[source] = lastSourceIndex
-                sources.append(source)
-            }
-            lastSource = source
-        }
         BatchBody.appendEvent(
-            timestamp: timestamp, previous: previousTimestamp, sourceIndex: lastSourceIndex, hasFields: false,
+            timestamp: timestamp, previous: previousTimestamp, sourceIndex: sources.index(of: source), hasFields: false,
             line: line, into: &storage)
         previousTimestamp = timestamp
         eventCount += 1
@@ -72,8 +59,8 @@ public struct BatchBodyBuilder {
         header.removeAll(keepingCapacity: true)
         header.append(BatchBody.formatVersion)
         header.appendVarintString(host)
-        header.appendVarint(UInt64(sources.count))
-        for source in sources { header.appendVarintString(source) }
+        header.appendVarint(UInt64(sources.names.count))
+        for source in sources.names { header.appendVarintString(source) }
         header.appendVarint(0)  // no field keys
         header.appendVarint(eventCount == 0 ? 0 : baseTimestamp)
         header.appendVarint(UInt64(eventCount))
@@ -96,10 +83,7 @@ public struct BatchBodyBuilder {
 
     private mutating func reset() {
         storage.removeSubrange(Self.headerRoom...)
-        sources.removeAll(keepingCapacity: true)
-        sourceIndices.removeAll(keepingCapacity: true)
-        lastSource = nil
-        lastSourceIndex = 0
+        sources.removeAll()
         eventCount = 0
     }
 }

@@ -197,6 +197,7 @@ let package = Package(
                 "LogFerryTestSupport", "LogFerryWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // libsystemd (libsystemd-dev): sd-journal to read the journal, sd-daemon for sd_notify.

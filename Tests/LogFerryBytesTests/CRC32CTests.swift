@@ -37,6 +37,23 @@ struct CRC32CTests {
         }
     }
 
+    @Test("long inputs (three streams joined) agree with the tables, at every alignment and around each block")
+    func longInputsAgreeWithTables() {
+        var rng = SystemRandomNumberGenerator()
+        let data = rng.bytes(100_000)
+        let block = 3 * 4096
+        data.withUnsafeBytes { all in
+            for start in [0, 1, 3, 8] {
+                for length in [block - 1, block, block + 1, block + 7, 2 * block, 2 * block + 13, 100_000 - start] {
+                    let slice = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+                    #expect(
+                        CRC32C.checksum(slice, continuing: 0xDEAD_BEEF) == CRC32C.tableChecksum(slice, continuing: 0xDEAD_BEEF),
+                        "\(length) bytes at offset \(start)")
+                }
+            }
+        }
+    }
+
     @Test("incremental equals one-shot at every split point")
     func incremental() {
         var rng = SystemRandomNumberGenerator()

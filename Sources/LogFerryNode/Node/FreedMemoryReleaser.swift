@@ -20,11 +20,11 @@ public struct FreedMemoryReleaser: Service {
         self.interval = interval
     }
 
-    /// Trims every ``interval`` until graceful shutdown or cancellation.
+    /// Trims every ``interval`` until graceful shutdown (at once, not at the next tick) or cancellation.
     public func run() async throws {
         while !Task.isShuttingDownGracefully {
             do {
-                try await Task.sleep(for: interval)
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
                 return
             }

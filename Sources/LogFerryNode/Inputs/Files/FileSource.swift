@@ -4,8 +4,9 @@ import Logging
 import Metrics
 import ServiceLifecycle
 
-/// Tails files into the spool: lines become events, events become sealed batches, and each batch's record
-/// carries the offsets its lines reached, so the spool is the registry of file positions.
+/// Tails files into the spool: lines are encoded into a batch body as they are read (``BatchBodyBuilder``), each
+/// body is sealed, and its record carries the offsets its lines reached, so the spool is the registry of file
+/// positions.
 ///
 /// Pull-based: when the spool is full under `block`, `append` waits and no file is read; the lines wait in
 /// the files. On graceful shutdown the open batch is sealed and stored before returning.

@@ -31,7 +31,7 @@ struct ReceiveCommand: AsyncParsableCommand {
         try listen.apply(to: &configuration)
         try common.apply(to: &configuration)
         try nats.apply(to: &configuration)
-        guard configuration.listen != nil || !configuration.natsIn.isEmpty else {
+        guard configuration.takesBatchesIn else {
             throw ValidationError("missing --listen (or --nats-in): a receiver needs a source")
         }
         configuration.out = out

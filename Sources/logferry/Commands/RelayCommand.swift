@@ -21,7 +21,7 @@ struct RelayCommand: AsyncParsableCommand {
         try ship.apply(to: &configuration)
         try common.apply(to: &configuration)
         try nats.apply(to: &configuration)
-        guard configuration.listen != nil || !configuration.natsIn.isEmpty else {
+        guard configuration.takesBatchesIn else {
             throw ValidationError("missing --listen (or --nats-in): a relay needs a source")
         }
         guard !configuration.to.isEmpty || !configuration.natsOut.isEmpty else {

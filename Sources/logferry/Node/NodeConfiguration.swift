@@ -132,6 +132,10 @@ struct NodeConfiguration: Sendable {
     var natsOut: [String] = []
     /// `nats-in`: NATS server URLs to read batches from (a JetStream source, a durable pull consumer).
     var natsIn: [String] = []
+
+    /// Whether this node takes batches from other nodes (a ferry listener or a JetStream source): a relay or a
+    /// receiver. A node that does not is an agent.
+    var takesBatchesIn: Bool { listen != nil || !natsIn.isEmpty }
     /// `nats-stream`: the JetStream stream.
     var natsStream: String = "LOGFERRY"
     /// `nats-subject`: the subject template (`{host}` is the batch's origin host).

@@ -25,7 +25,7 @@ struct NodeRunner {
     func run() async throws {
         let logger = runtime.logger
         // An agent's profile is set before its first thread (LogFerryCommand.main).
-        if configuration.listen != nil || !configuration.natsIn.isEmpty, !MallocProfile.listener.apply() {
+        if configuration.takesBatchesIn, !MallocProfile.listener.apply() {
             logger.debug("glibc did not take the listener's malloc settings; running with its defaults")
         }
         let spool = try await Spool.open(
@@ -174,7 +174,7 @@ struct NodeRunner {
         if let metrics = configuration.metricsListen {
             services.append(PrometheusEndpoint(host: metrics.host, port: metrics.port, registry: runtime.registry, logger: logger))
         }
-        if configuration.listen == nil, configuration.natsIn.isEmpty {
+        if !configuration.takesBatchesIn {
             // An agent (MallocProfile.edge): freed batch buffers go back to the kernel.
             services.append(FreedMemoryReleaser())
         }

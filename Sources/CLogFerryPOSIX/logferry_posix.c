@@ -1,9 +1,14 @@
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <malloc.h>
 #include <spawn.h>
 #include <unistd.h>
 
 #include "logferry_posix.h"
+
+int logferry_start_writeback(int fd, long long offset, long long count) {
+    return sync_file_range(fd, (off64_t)offset, (off64_t)count, SYNC_FILE_RANGE_WRITE);
+}
 
 int logferry_syncfs(int fd) {
     return syncfs(fd);

@@ -8,6 +8,12 @@
 /// Glibc declares it only under _GNU_SOURCE, which Swift's Glibc module does not set. Returns 0, or -1 with errno.
 int logferry_syncfs(int fd);
 
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writing back the dirty pages of `fd` in [offset, offset +
+/// count) without waiting for them (count 0: to the end of the file). Not a durability guarantee: the later fdatasync
+/// is; it spreads the writes so that fdatasync finds little left to do. Declared only under _GNU_SOURCE. Returns 0,
+/// or -1 with errno.
+int logferry_start_writeback(int fd, long long offset, long long count);
+
 /// glibc malloc: serve allocations below `mmap_threshold` from the heap and give freed heap memory back to the
 /// kernel only beyond `trim_threshold`. Returns 1 when both were taken, 0 otherwise.
 int logferry_malloc_keep_freed(size_t mmap_threshold, size_t trim_threshold);

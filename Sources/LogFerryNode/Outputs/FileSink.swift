@@ -17,6 +17,9 @@ public struct FileSinkConfiguration: Sendable {
     public var commitInterval: Duration
     /// The spool cursor this sink advances.
     public var cursorName: String
+    /// Whether output files stay in the page cache once durable. By default their pages are dropped: a
+    /// receiver's output is read back rarely and late, and keeping it evicts what other programs cache.
+    public var keepsOutputsCached: Bool
     /// Bodies the node's listener inflated already (``InflatedBatchCache``); nil to inflate every record.
     public var inflatedBatches: InflatedBatchCache?
 
@@ -27,8 +30,10 @@ public struct FileSinkConfiguration: Sendable {
         maxFileBytes: UInt64 = 256 << 20,
         commitInterval: Duration = .milliseconds(200),
         cursorName: String = "file",
+        keepsOutputsCached: Bool = false,
         inflatedBatches: InflatedBatchCache? = nil
     ) {
+        self.keepsOutputsCached = keepsOutputsCached
         self.inflatedBatches = inflatedBatches
         self.directory = directory
         self.format = format

@@ -278,7 +278,7 @@ struct FileSinkWriter {
             lastUse[victim] = nil
             try open.removeValue(forKey: victim)?.close()
         }
-        let file = try OutputFile(path: root + "/" + relative)
+        let file = try OutputFile(path: root + "/" + relative, keepsPagesCached: sink.configuration.keepsOutputsCached)
         open[relative] = file
         return file
     }

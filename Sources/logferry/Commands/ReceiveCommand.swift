@@ -22,6 +22,9 @@ struct ReceiveCommand: AsyncParsableCommand {
     @Option(name: .customLong("rotate-bytes"), help: "Rotate output files at this size.")
     var rotateBytes: Int = 256 << 20
 
+    @Flag(name: .customLong("keep-outputs-cached"), help: "Leave output files in the page cache once durable (by default their pages are dropped: nothing reads them back soon).")
+    var keepOutputsCached = false
+
     @Flag(name: .long, help: "Also write events to standard output.")
     var stdout = false
 
@@ -37,6 +40,7 @@ struct ReceiveCommand: AsyncParsableCommand {
         configuration.out = out
         configuration.format = try ConfigValue.format(format, key: "format")
         configuration.rotateBytes = rotateBytes
+        configuration.keepOutputsCached = keepOutputsCached
         configuration.stdout = stdout
         try await NodeRunner.run(configuration, label: "logferry.receive")
     }

@@ -178,6 +178,7 @@ struct ConfigKey: Sendable {
         "out": .string { $0.out = $1 },
         "format": .string { $0.format = try ConfigValue.format($1, key: "format") },
         "rotate-bytes": .int { $0.rotateBytes = $1 },
+        "keep-outputs-cached": .bool { $0.keepOutputsCached = $1 },
         "stdout": .bool { $0.stdout = $1 },
         "stdin": .bool { $0.stdin = $1 },
         "exit-when-drained": .bool { $0.exitWhenDrained = $1 },

@@ -80,6 +80,8 @@ struct NodeConfiguration: Sendable {
     var format: EventFormat = .raw
     /// `rotate-bytes`: rotate output files at this size.
     var rotateBytes: Int = 256 << 20
+    /// `keep-outputs-cached`: leave output files' durable pages in the page cache instead of dropping them.
+    var keepOutputsCached: Bool = false
     /// `stdout`: also write events to standard output.
     var stdout: Bool = false
 

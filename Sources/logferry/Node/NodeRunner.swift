@@ -131,7 +131,7 @@ struct NodeRunner {
             sinks.append(FileSink(
                 configuration: FileSinkConfiguration(
                     directory: out, format: configuration.format, maxFileBytes: UInt64(configuration.rotateBytes),
-                    inflatedBatches: inflatedBatches),
+                    keepsOutputsCached: configuration.keepOutputsCached, inflatedBatches: inflatedBatches),
                 spool: spool,
                 logger: Logger(label: "logferry.file-sink")
             ))

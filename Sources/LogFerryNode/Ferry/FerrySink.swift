@@ -57,7 +57,7 @@ public final class FerrySink: Service, Sendable {
         var rng = SystemRandomNumberGenerator()
         // What each upstream's link moved on its last connection, to cut frames from the first batch on.
         var links: [Int: LinkRateEstimator] = [:]
-        // Refused connections are retried within a second: say so once a minute per upstream, not every time.
+        // Refused connections are retried within a quarter second: say so once a minute per upstream, not every time.
         var refusalWarnings: [Int: (at: ContinuousClock.Instant, since: Int)] = [:]
         var rotation = UpstreamRotation(
             count: configuration.upstreams.count, selection: configuration.selection, backoff: configuration.backoff, using: &rng)

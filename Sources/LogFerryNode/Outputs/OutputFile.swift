@@ -18,8 +18,8 @@ final class OutputFile {
     /// Where the write-back not yet started begins: bytes before it are on their way to the disk.
     private var writebackStart: Int64
     /// Write-back starts once this much is written and not yet on its way, so that a commit's fdatasync finds little
-    /// left to write. A commit that has to write out a large backlog holds up the file system's journal, and with it
-    /// every other fsync on the disk (the spool's group commits, which the acks wait for).
+    /// left to write. A commit that writes out tens of MB at once keeps the disk (and, with a journal, the file
+    /// system's commits) busy, and every other fsync waits behind it: the spool's group commits, which the acks wait for.
     static let writebackChunk: Int64 = 1 << 20
     /// The file system the file is on (`st_dev`): files on one file system can be made durable together.
     let device: UInt64

@@ -109,9 +109,21 @@ public struct BatchDecoder {
         guard let inflated, inflated.belongs(to: sealed) else {
             return try scan(sealed, fields: fields, tables: tables, event: event)
         }
+        try scan(inflated, fields: fields, tables: tables, event: event)
+    }
+
+    /// ``scan(_:fields:tables:event:)`` over a body inflated before, for a reader that holds only the sealed
+    /// batch's ``SealedBatch/Header`` and has checked that `inflated` belongs to it: the body is parsed and checked
+    /// again, and the compressed bytes are not needed at all.
+    public func scan(
+        _ inflated: InflatedBatch,
+        fields: Bool = true,
+        tables: (BatchTables) -> Void,
+        event: (EventView) -> Void
+    ) throws(WireError) {
         let result: Result<Void, WireError> = inflated.body.withUnsafeBytes { body in
             do throws(WireError) {
-                _ = try BatchBody.scan(body, expectedEvents: sealed.eventCount, fields: fields, tables: tables, event: event)
+                _ = try BatchBody.scan(body, expectedEvents: inflated.eventCount, fields: fields, tables: tables, event: event)
                 return .success(())
             } catch {
                 return .failure(error)

@@ -14,6 +14,11 @@ public struct InflatedBatch: Sendable {
 
     /// Whether this is the body of `sealed`.
     public func belongs(to sealed: SealedBatch) -> Bool {
-        sealed.crc32c == crc32c && sealed.eventCount == eventCount && Int(sealed.uncompressedSize) == body.count
+        belongs(to: sealed.header)
+    }
+
+    /// Whether this is the body of the sealed batch with this header.
+    public func belongs(to header: SealedBatch.Header) -> Bool {
+        header.crc32c == crc32c && header.eventCount == eventCount && Int(header.uncompressedSize) == body.count
     }
 }

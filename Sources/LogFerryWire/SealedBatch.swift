@@ -38,30 +38,62 @@ public struct SealedBatch: Sendable, Hashable {
         return bytes
     }
 
+    /// What the spool payload form says before the compressed bytes.
+    public var header: Header {
+        Header(eventCount: eventCount, uncompressedSize: uncompressedSize, crc32c: crc32c)
+    }
+
     /// Reads the spool payload form written by ``serialized()``.
     ///
     /// Checks the header only; ``BatchDecoder`` checks the CRC and the contents.
     public init(serialized bytes: [UInt8]) throws(WireError) {
-        let parsed: Result<SealedBatch, WireError> = bytes.withUnsafeBytes { buffer in
-            do throws(WireError) {
-                var reader = WireReader(buffer)
-                let version = try reader.readUInt8()
-                guard version == Self.serializationVersion else {
-                    throw WireError(.malformed("sealed batch format version \(version) is not \(Self.serializationVersion)"))
-                }
-                let eventCount = try reader.readInteger(as: UInt32.self)
-                let uncompressedSize = try reader.readInteger(as: UInt32.self)
-                let crc32c = try reader.readInteger(as: UInt32.self)
-                guard reader.remaining <= Int(UInt32.max) - BatchFrame.fixedBodySize - 1 else {
-                    throw WireError(.malformed("sealed batch of \(reader.remaining) compressed bytes cannot be framed"))
-                }
-                let compressed = try reader.readBytes(count: reader.remaining)
-                return .success(SealedBatch(
-                    eventCount: eventCount, uncompressedSize: uncompressedSize, crc32c: crc32c, compressed: compressed))
-            } catch {
-                return .failure(error)
-            }
+        let header = try Header(serialized: bytes)
+        self.init(
+            eventCount: header.eventCount, uncompressedSize: header.uncompressedSize, crc32c: header.crc32c,
+            compressed: Array(bytes[Self.serializedHeaderSize...]))
+    }
+}
+
+extension SealedBatch {
+    /// The counts and checksum a sealed batch declares, read from its spool payload form without copying the
+    /// compressed bytes: all a reader needs whose body was inflated before (``InflatedBatch``).
+    public struct Header: Sendable, Hashable {
+        /// How many events the batch holds.
+        public var eventCount: UInt32
+        /// The size of the batch body once inflated.
+        public var uncompressedSize: UInt32
+        /// CRC32C of the compressed bytes.
+        public var crc32c: UInt32
+
+        /// Creates a header from its parts.
+        public init(eventCount: UInt32, uncompressedSize: UInt32, crc32c: UInt32) {
+            self.eventCount = eventCount
+            self.uncompressedSize = uncompressedSize
+            self.crc32c = crc32c
         }
-        self = try parsed.get()
+
+        /// Reads the header of the spool payload form written by ``SealedBatch/serialized()``, checking the
+        /// version and that the compressed bytes after it can be framed.
+        public init(serialized bytes: [UInt8]) throws(WireError) {
+            let parsed: Result<Header, WireError> = bytes.withUnsafeBytes { buffer in
+                do throws(WireError) {
+                    var reader = WireReader(buffer)
+                    let version = try reader.readUInt8()
+                    guard version == SealedBatch.serializationVersion else {
+                        throw WireError(.malformed("sealed batch format version \(version) is not \(SealedBatch.serializationVersion)"))
+                    }
+                    let eventCount = try reader.readInteger(as: UInt32.self)
+                    let uncompressedSize = try reader.readInteger(as: UInt32.self)
+                    let crc32c = try reader.readInteger(as: UInt32.self)
+                    guard reader.remaining <= Int(UInt32.max) - BatchFrame.fixedBodySize - 1 else {
+                        throw WireError(.malformed("sealed batch of \(reader.remaining) compressed bytes cannot be framed"))
+                    }
+                    return .success(Header(eventCount: eventCount, uncompressedSize: uncompressedSize, crc32c: crc32c))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            self = try parsed.get()
+        }
     }
 }

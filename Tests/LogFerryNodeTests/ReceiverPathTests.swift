@@ -56,6 +56,30 @@ struct ReceiverPathTests {
         #expect(lines == [Array("other".utf8)])
     }
 
+    @Test("a spool payload's header reads without the compressed bytes; a kept body scans from the header alone")
+    func headerOnly() throws {
+        var encoder = BatchEncoder()
+        let sealed = try encoder.encode(Self.batch)
+        let payload = sealed.serialized()
+        let header = try SealedBatch.Header(serialized: payload)
+        #expect(header == sealed.header)
+        #expect(try SealedBatch(serialized: payload) == sealed)
+        var decoder = BatchDecoder()
+        let inflated = try #require(try decoder.validate(sealed, keepingBody: true).inflated)
+        #expect(inflated.belongs(to: header))
+        var other = header
+        other.crc32c ^= 1
+        #expect(!inflated.belongs(to: other))
+        var lines: [[UInt8]] = []
+        try decoder.scan(inflated, tables: { #expect($0.host == Self.batch.host) }) { lines.append([UInt8]($0.line)) }
+        #expect(lines == Self.batch.events.map(\.line))
+        // A payload cut inside its header, or of another format version, is refused by the header alone.
+        #expect(throws: WireError.self) { try SealedBatch.Header(serialized: Array(payload.prefix(12))) }
+        var otherVersion = payload
+        otherVersion[0] = 2
+        #expect(throws: WireError.self) { try SealedBatch.Header(serialized: otherVersion) }
+    }
+
     @Test("keeping the body refuses what plain validation refuses: a bad CRC, a size the bytes cannot hold, a wrong size, a cut stream")
     func keptBodyRefusals() throws {
         var encoder = BatchEncoder()

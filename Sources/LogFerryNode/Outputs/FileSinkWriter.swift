@@ -102,13 +102,14 @@ struct FileSinkWriter {
     /// output file and written with one `write` per file; only a batch that is partly a duplicate is decoded
     /// into events to be trimmed.
     mutating func write(_ record: SpoolRecord, decoder: inout BatchDecoder) async throws {
-        let sealed: SealedBatch
+        // The header alone until the compressed bytes are needed: a body the listener inflated does without them.
+        let header: SealedBatch.Header
         let coverage: OriginCoverage
         do {
-            sealed = try SealedBatch(serialized: record.payload)
+            header = try SealedBatch.Header(serialized: record.payload)
             coverage = OriginCoverage.of(
                 sequence: record.sequence, metadata: try RecordMetadata(decoding: record.metadata),
-                eventCount: sealed.eventCount, spoolID: sink.spool.id)
+                eventCount: header.eventCount, spoolID: sink.spool.id)
         } catch {
             quarantine(record, error)
             return
@@ -123,9 +124,10 @@ struct FileSinkWriter {
                 return
             case .everything:
                 events = try format(
-                    sealed, inflated: sink.configuration.inflatedBatches?.take(record.sequence), decoder: &decoder)
+                    record.payload, header: header, inflated: sink.configuration.inflatedBatches?.take(record.sequence),
+                    decoder: &decoder)
             case .some(let pieces):
-                var batch = try decoder.decode(sealed)
+                var batch = try decoder.decode(SealedBatch(serialized: record.payload))
                 var kept: [Event] = []
                 for part in OriginCoverage.grouping(pieces, origin: coverage.origin) {
                     kept += OriginTrimmer.select(batch.events, of: coverage, within: part)
@@ -165,24 +167,34 @@ struct FileSinkWriter {
         writtenThrough = record.sequence
     }
 
-    /// Formats every event of `sealed` into ``outputs`` from the decoder's buffer; returns the event count.
-    private mutating func format(_ sealed: SealedBatch, inflated: InflatedBatch?, decoder: inout BatchDecoder) throws -> Int {
+    /// Formats every event of the sealed batch in `payload` into ``outputs``, from `inflated` when it is that
+    /// batch's body (the compressed bytes are then never copied out of the payload), else from the decoder's
+    /// buffer; returns the event count.
+    private mutating func format(
+        _ payload: [UInt8], header: SealedBatch.Header, inflated: InflatedBatch?, decoder: inout BatchDecoder
+    ) throws -> Int {
         let json = formatter.format == .json
         var host: [UInt8] = []
         var slots: [Int] = []
         var sourceNames: [[UInt8]] = []
         var count = 0
-        try decoder.scan(sealed, inflated: inflated, fields: json) { tables in
+        func tables(_ tables: BatchTables) {
             let directory = hostDirectory(tables.host)
             if json { host = EventFormatter.jsonString(tables.host) }
             slots = tables.sources.map { outputSlot(directory + "/" + outputName($0)) }
             if json { sourceNames = tables.sources.map(EventFormatter.jsonString) }
-        } event: { event in
+        }
+        func event(_ event: EventView) {
             let slot = slots[event.sourceIndex]
             formatter.append(
                 line: event.line, timestamp: event.timestamp, fields: event.fields,
                 host: host, source: json ? sourceNames[event.sourceIndex] : [], to: &outputs[slot].bytes)
             count += 1
+        }
+        if let inflated, inflated.belongs(to: header) {
+            try decoder.scan(inflated, fields: json, tables: tables, event: event)
+        } else {
+            try decoder.scan(SealedBatch(serialized: payload), fields: json, tables: tables, event: event)
         }
         return count
     }

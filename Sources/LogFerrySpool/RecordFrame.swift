@@ -43,15 +43,23 @@ public enum RecordFrame {
     /// The 24 header bytes of a record (its CRC covers them, the metadata and the payload); the append path
     /// writes them, the metadata and the payload with one `pwritev`, without copying the payload.
     static func header(sequence: UInt64, metadata: [UInt8], payload: [UInt8]) -> [UInt8] {
+        header(sequence: sequence, metadata: metadata, payloadParts: [payload])
+    }
+
+    /// ``header(sequence:metadata:payload:)`` for a payload given as parts written back to back (a sealed batch's
+    /// header and its compressed bytes), so the parts need not be joined into one buffer first.
+    static func header(sequence: UInt64, metadata: [UInt8], payloadParts: [[UInt8]]) -> [UInt8] {
         var header: [UInt8] = []
         header.reserveCapacity(headerBytes)
         header.append(contentsOf: magic)
         header.appendLittleEndian(UInt32(metadata.count))
-        header.appendLittleEndian(UInt32(payload.count))
+        header.appendLittleEndian(UInt32(payloadParts.reduce(0) { $0 + $1.count }))
         header.appendLittleEndian(sequence)
         var crc = header.withUnsafeBytes { CRC32C.checksum($0) }
         crc = metadata.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
-        crc = payload.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+        for part in payloadParts {
+            crc = part.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+        }
         header.appendLittleEndian(crc)
         return header
     }

@@ -11,7 +11,13 @@ extension Spool {
     /// Writes a record without waiting for its fsync; `waitUntilDurable(_:)` waits. Records are written in
     /// call order. Capacity policies and errors are those of `append(_:metadata:)`.
     public func enqueue(_ payload: [UInt8], metadata: [UInt8] = []) async throws -> SpoolPendingAppend {
-        SpoolPendingAppend(result: try await write(payload, metadata: metadata))
+        try await enqueue(parts: [payload], metadata: metadata)
+    }
+
+    /// ``enqueue(_:metadata:)`` for a payload given as parts stored back to back as one; see
+    /// ``append(parts:metadata:)``.
+    public func enqueue(parts payload: [[UInt8]], metadata: [UInt8] = []) async throws -> SpoolPendingAppend {
+        SpoolPendingAppend(result: try await write(parts: payload, metadata: metadata))
     }
 
     /// Returns once every record through `sequence` is on stable storage, syncing now if needed (under every

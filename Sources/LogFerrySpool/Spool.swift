@@ -215,13 +215,20 @@ public actor Spool {
     /// segments, `drop-newest` returns `.dropped`; drops are counted. A full disk throws `.noSpace` and leaves
     /// the spool usable; an fsync or other write error puts the spool into the failed state.
     public func append(_ payload: [UInt8], metadata: [UInt8] = []) async throws -> SpoolAppendResult {
-        try await waitUntilDurable(enqueue(payload, metadata: metadata))
+        try await append(parts: [payload], metadata: metadata)
+    }
+
+    /// ``append(_:metadata:)`` for a payload given as parts stored back to back as one (a sealed batch's header
+    /// and its compressed bytes): the parts are written with the record's header in one `pwritev`, not joined
+    /// into one buffer first.
+    public func append(parts payload: [[UInt8]], metadata: [UInt8] = []) async throws -> SpoolAppendResult {
+        try await waitUntilDurable(enqueue(parts: payload, metadata: metadata))
     }
 
     /// Writes a record (not yet durable under `always`) and returns what happened; see `append`.
-    func write(_ payload: [UInt8], metadata: [UInt8]) async throws -> SpoolAppendResult {
+    func write(parts payload: [[UInt8]], metadata: [UInt8]) async throws -> SpoolAppendResult {
         try checkWritable()
-        let recordBytes = RecordFrame.headerBytes + metadata.count + payload.count
+        let recordBytes = RecordFrame.headerBytes + metadata.count + payload.reduce(0) { $0 + $1.count }
         let limit = min(configuration.maxRecordBytes, RecordFrame.maximumRecordBytes,
                         (configuration.maxBytes ?? Int.max) - SegmentHeader.bytes)
         guard recordBytes <= limit, metadata.count <= RecordFrame.maximumMetadataBytes else {
@@ -244,12 +251,12 @@ public actor Spool {
         }
         // A full disk: free what every cursor has passed (the tail too) and try once more before giving up.
         do {
-            return try writeRecord(payload, metadata: metadata)
+            return try writeRecord(parts: payload, metadata: metadata)
         } catch let error as SpoolError where error.kind == .noSpace {
             diskFull = true
             guard freeConsumed() else { throw error }
             logger.notice("disk full: deleted segments every cursor had passed; retrying the append")
-            return try writeRecord(payload, metadata: metadata)
+            return try writeRecord(parts: payload, metadata: metadata)
         }
     }
 
@@ -263,15 +270,15 @@ public actor Spool {
     }
 
     /// The write itself: no suspension from start to end, so the sequence and the offset belong to this append.
-    private func writeRecord(_ payload: [UInt8], metadata: [UInt8]) throws -> SpoolAppendResult {
+    private func writeRecord(parts payload: [[UInt8]], metadata: [UInt8]) throws -> SpoolAppendResult {
         let sequence = nextSequence
         try reserve(through: sequence)
         try prepareTail()
         guard var tail else { throw fail("no tail segment after preparing one") }
-        let header = RecordFrame.header(sequence: sequence, metadata: metadata, payload: payload)
-        let recordLength = header.count + metadata.count + payload.count
+        let header = RecordFrame.header(sequence: sequence, metadata: metadata, payloadParts: payload)
+        let recordLength = header.count + metadata.count + payload.reduce(0) { $0 + $1.count }
         do throws(POSIXError) {
-            try POSIXFile.write(tail.fd, parts: [header, metadata, payload], at: tail.writeOffset, path: tail.path)
+            try POSIXFile.write(tail.fd, parts: [header, metadata] + payload, at: tail.writeOffset, path: tail.path)
         } catch {
             metrics.appendErrors.increment()
             throw writeFailed(error, tail: tail)

@@ -30,12 +30,25 @@ public struct SealedBatch: Sendable, Hashable {
     public func serialized() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Self.serializedHeaderSize + compressed.count)
+        appendSerializedHeader(to: &bytes)
+        bytes.writeWireBytes(compressed)
+        return bytes
+    }
+
+    /// ``serialized()`` as the two parts that are stored back to back: the header bytes, and ``compressed``
+    /// itself, not copied (for `Spool.append(parts:metadata:)`).
+    public func serializedParts() -> [[UInt8]] {
+        var header: [UInt8] = []
+        header.reserveCapacity(Self.serializedHeaderSize)
+        appendSerializedHeader(to: &header)
+        return [header, compressed]
+    }
+
+    private func appendSerializedHeader(to bytes: inout [UInt8]) {
         bytes.writeWireInteger(Self.serializationVersion)
         bytes.writeWireInteger(eventCount)
         bytes.writeWireInteger(uncompressedSize)
         bytes.writeWireInteger(crc32c)
-        bytes.writeWireBytes(compressed)
-        return bytes
     }
 
     /// What the spool payload form says before the compressed bytes.

@@ -27,6 +27,26 @@ struct SpoolTests {
         }
     }
 
+    @Test("a payload appended in parts is stored as one record, byte for byte the parts joined, checked after a reopen")
+    func appendParts() async throws {
+        let directory = try TemporaryDirectory("spool-parts")
+        defer { directory.remove() }
+        let configuration = SpoolConfiguration(directory: directory.file("spool"))
+        var spool = try await Spool.open(configuration)
+        let parts: [[UInt8]] = [[1, 2, 3], [], payload(7), [9]]
+        #expect(try await spool.append(parts: parts, metadata: [42]) == .stored(sequence: 1))
+        let pending = try await spool.enqueue(parts: [payload(3), payload(4)])
+        #expect(try await spool.waitUntilDurable(pending) == .stored(sequence: 2))
+        #expect(try await spool.append(payload(5)) == .stored(sequence: 3))
+        await spool.close()
+        // Reopened, recovery checks every record's CRC: a record framed over the parts must pass as one.
+        spool = try await Spool.open(configuration)
+        let records = try await readAll(spool)
+        #expect(records.map(\.payload) == [parts.flatMap { $0 }, payload(3) + payload(4), payload(5)])
+        #expect(records.map(\.metadata) == [[42], [], []])
+        await spool.close()
+    }
+
     @Test("segments roll at the configured size, are named by their first sequence, and read across")
     func rolling() async throws {
         let directory = try TemporaryDirectory("spool")

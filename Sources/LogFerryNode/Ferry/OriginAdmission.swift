@@ -33,7 +33,7 @@ enum OriginAdmission {
                 result = (await registry.lastPending, .duplicate)
             case .everything:
                 let metadata = RecordMetadata(upstream: position, origin: coverage).encoded()
-                let written = try await spool.enqueue(batch.serialized(), metadata: metadata)
+                let written = try await spool.enqueue(parts: batch.serializedParts(), metadata: metadata)
                 await registry.held([coverage], pending: written)
                 result = (written, .stored)
             case .some(let pieces):
@@ -44,7 +44,7 @@ enum OriginAdmission {
                 for (index, part) in parts.enumerated() {
                     let isLast = index == parts.count - 1
                     let metadata = RecordMetadata(upstream: isLast ? position : nil, origin: part.coverage).encoded()
-                    last = try await spool.enqueue(part.sealed.serialized(), metadata: metadata)
+                    last = try await spool.enqueue(parts: part.sealed.serializedParts(), metadata: metadata)
                     await registry.held([part.coverage], pending: last)
                     events += Int(part.sealed.eventCount)
                 }

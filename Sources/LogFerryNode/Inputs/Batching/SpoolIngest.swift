@@ -23,7 +23,7 @@ public actor SpoolIngest {
     private var assembler: BatchAssembler
     private var encoder: BatchEncoder
     /// Sealed batches whose append was cancelled before they were written (shutdown while the spool was full).
-    private var unstored: [(payload: [UInt8], events: Int)] = []
+    private var unstored: [(payload: [[UInt8]], events: Int)] = []
     private let eventsIn: Counter
     private let lostEvents: Counter
     private let batchesSealed = Counter(label: "logferry_batches_sealed_total")
@@ -90,7 +90,7 @@ public actor SpoolIngest {
             do {
                 let sealed = try encoder.encode(batch)
                 batchesSealed.increment()
-                unstored.append((sealed.serialized(), batch.events.count))
+                unstored.append((sealed.serializedParts(), batch.events.count))
             } catch {
                 lostEvents.increment(by: Int64(batch.events.count))
                 logger.error("LOST \(batch.events.count) \(kind) lines on shutdown: cannot seal their batch: \(error)")
@@ -125,9 +125,9 @@ public actor SpoolIngest {
     }
 
     /// Appends, waiting for space until `deadline`; a `CancellationError` means the record was not written.
-    private static func append(_ payload: [UInt8], to spool: Spool, until deadline: ContinuousClock.Instant, logger: Logger) async throws -> SpoolAppendResult {
+    private static func append(_ payload: [[UInt8]], to spool: Spool, until deadline: ContinuousClock.Instant, logger: Logger) async throws -> SpoolAppendResult {
         try await withThrowingTaskGroup(of: SpoolAppendResult?.self) { group in
-            group.addTask { try await spool.appendWaitingForSpace(payload, logger: logger) }
+            group.addTask { try await spool.appendWaitingForSpace(parts: payload, logger: logger) }
             group.addTask {
                 try? await Task.sleep(until: deadline, clock: .continuous)
                 return nil
@@ -145,9 +145,9 @@ public actor SpoolIngest {
         let batch = assembler.take(host: host)
         let sealed = try encoder.encode(batch)
         batchesSealed.increment()
-        let payload = sealed.serialized()
+        let payload = sealed.serializedParts()
         do {
-            if case .dropped = try await spool.appendWaitingForSpace(payload, logger: logger) {
+            if case .dropped = try await spool.appendWaitingForSpace(parts: payload, logger: logger) {
                 droppedBatches.increment()
                 logger.warning("spool \(spool.configuration.directory) is full (drop-newest): dropped a batch of \(batch.events.count) events")
             }

@@ -72,12 +72,12 @@ public struct FileSource: Service {
             let sealed = try encoder.encode(&builder, host: host)
             // A graceful shutdown must not wait for ever on a full spool: the batch is then not stored, its
             // offsets not advanced, and its lines are read again after the restart.
-            let payload = sealed.serialized()
+            let payload = sealed.serializedParts()
             let result = interruptible
                 ? try await cancelWhenGracefulShutdown { [spool, logger] in
-                    try await spool.appendWaitingForSpace(payload, metadata: metadata, logger: logger)
+                    try await spool.appendWaitingForSpace(parts: payload, metadata: metadata, logger: logger)
                 }
-                : try await spool.appendWaitingForSpace(payload, metadata: metadata, logger: logger)
+                : try await spool.appendWaitingForSpace(parts: payload, metadata: metadata, logger: logger)
             switch result {
             case .stored(let sequence):
                 storedThrough = sequence

@@ -104,14 +104,14 @@ public struct JournalSource: Service {
             var metadata = RecordMetadata()
             metadata.journalCursor = batchCursor
             let encoded = metadata.encoded()
-            let payload = try encoder.encode(batch).serialized()
+            let payload = try encoder.encode(batch).serializedParts()
             // A graceful shutdown must not wait for ever on a full spool: the batch is then not stored, the
             // stored cursor does not move, and its entries are read again after the restart.
             let result = interruptible
                 ? try await cancelWhenGracefulShutdown { [spool, logger] in
-                    try await spool.appendWaitingForSpace(payload, metadata: encoded, logger: logger)
+                    try await spool.appendWaitingForSpace(parts: payload, metadata: encoded, logger: logger)
                 }
-                : try await spool.appendWaitingForSpace(payload, metadata: encoded, logger: logger)
+                : try await spool.appendWaitingForSpace(parts: payload, metadata: encoded, logger: logger)
             switch result {
             case .stored(let sequence):
                 state.storedThrough = sequence

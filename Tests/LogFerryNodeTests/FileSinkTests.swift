@@ -35,7 +35,7 @@ struct FileSinkPieceTests {
     }
 
     @Test("durable output pages leave the page cache unless the sink keeps them",
-          .enabled(if: FileSinkPieceTests.pageCacheDrops, "the temporary directory is on tmpfs, whose pages cannot be dropped"))
+          .enabled(if: PageCache.dropsPages(in: NSTemporaryDirectory()), "the temporary directory is on tmpfs, whose pages cannot be dropped"))
     func durablePagesDropped() throws {
         let directory = try TemporaryDirectory("drop-pages")
         defer { directory.remove() }
@@ -45,41 +45,13 @@ struct FileSinkPieceTests {
             let file = try OutputFile(path: path, keepsPagesCached: keep)
             // More than one write-back chunk, so write-back has started before the commit.
             for _ in 0..<48 { try file.write(chunk) }
-            #expect(try Self.residentPages(path) > 0)
+            #expect(try PageCache.residentPages(path) > 0)
             try OutputFile.sync([file])
-            let resident = try Self.residentPages(path)
+            let resident = try PageCache.residentPages(path)
             if keep { #expect(resident == 48 * chunk.count / Int(getpagesize())) } else { #expect(resident == 0) }
             try file.close()
             #expect(OutputFile.size(of: path) == UInt64(48 * chunk.count))
         }
-    }
-
-    /// Pages of the file at `path` in the page cache (mincore over a read-only mapping, which faults nothing in).
-    static func residentPages(_ path: String) throws -> Int {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw POSIXError(.ENOENT) }
-        defer { close(fd) }
-        guard let size = OutputFile.size(of: path), size > 0 else { return 0 }
-        guard let map = mmap(nil, Int(size), PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED else { throw POSIXError(.ENOMEM) }
-        defer { munmap(map, Int(size)) }
-        let page = Int(getpagesize())
-        var vector = [UInt8](repeating: 0, count: (Int(size) + page - 1) / page)
-        guard mincore(map, Int(size), &vector) == 0 else { throw POSIXError(.EINVAL) }
-        return vector.filter { $0 & 1 == 1 }.count
-    }
-
-    /// Whether the temporary directory's file system drops clean pages on request (tmpfs keeps them): a probe file,
-    /// written, synced and advised away with the plain calls.
-    static var pageCacheDrops: Bool {
-        let path = NSTemporaryDirectory() + "logferry-drop-probe-\(getpid())"
-        defer { unlink(path) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { return false }
-        let bytes = [UInt8](repeating: 1, count: 64 << 10)
-        let written = write(fd, bytes, bytes.count) == bytes.count && fdatasync(fd) == 0
-            && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0
-        close(fd)
-        return written && (try? residentPages(path)) == 0
     }
 
     @Test("file-safe names")

@@ -123,7 +123,10 @@ struct SourceShutdownTests {
                 (Self.metric(metricsPort, "logferry_file_lines_read_total") ?? 0) >= Double(total)
             }
             #expect(read, "the agent did not read the lines; stderr:\n\(agent.standardError.suffix(2000))")
-            let pressed = (Self.metric(metricsPort, "logferry_spool_bytes") ?? 0) >= 2_097_152
+            // Lines are counted as read before their batch is sealed and stored: wait for the spool to fill.
+            let pressed = await waitUntil(timeout: .seconds(30)) {
+                (Self.metric(metricsPort, "logferry_spool_bytes") ?? 0) >= 2_097_152
+            }
             #expect(pressed, "the spool is not under capacity pressure: \(String(describing: Self.metric(metricsPort, "logferry_spool_bytes")))")
             #expect(await stopGracefully(agent) == .exited(0), "stderr:\n\(agent.standardError.suffix(2000))")
 

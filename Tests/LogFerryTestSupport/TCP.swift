@@ -9,17 +9,36 @@ public func portOf(_ address: String) -> Int? {
     return Int(address[address.index(after: colon)...].trimmingCharacters(in: .whitespaces))
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close), for a process that must be
-/// started on a known port.
+/// A TCP port on 127.0.0.1 that was free a moment ago, for a process that must be started on a known port.
+///
+/// Taken below the kernel's ephemeral range when there is room there: a port from that range (what binding port 0
+/// gives) can meanwhile become the source port of any outgoing connection on the machine. A parallel test's
+/// connection then holds it when the process binds ("Address already in use"), or an agent retrying a port nobody
+/// listens on yet connects to itself. Falls back to binding port 0.
 public func freeTCPPort() throws -> Int {
+    let ephemeralStart = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+        .flatMap { Int($0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first ?? "") } ?? 32768
+    if ephemeralStart > 12_000 {
+        for _ in 0..<200 {
+            let port = Int.random(in: 10_000..<ephemeralStart)
+            if try bindLoopback(port: port) != nil { return port }
+        }
+    }
+    guard let port = try bindLoopback(port: 0) else { throw HarnessError("bind to port 0: \(errno)") }
+    return port
+}
+
+/// Binds a TCP socket to 127.0.0.1:`port` and closes it: the port bound (`port`, or the one picked for 0), or nil
+/// when that port is taken.
+private func bindLoopback(port: Int) throws -> Int? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
     defer { close(fd) }
-    var address = sockaddr_in.loopback(port: 0)
+    var address = sockaddr_in.loopback(port: port)
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard bound == 0 else { throw HarnessError("bind: \(errno)") }
+    guard bound == 0 else { return nil }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }

@@ -196,7 +196,10 @@ struct MultilineFilterTests {
             }
             await agent.writeStdin(Data(input.utf8), close: true)
             #expect(await agent.wait(timeout: .seconds(60)) == 0, "stderr:\n\(agent.standardError.suffix(2000))")
-            let lines = Self.text(outputLines(ReceivedOutput.rawLines(in: out), host: "stdin-host", file: "stdin"))
+            // Acked means stored in the receiver's spool; its file sink writes the lines a moment later.
+            let received = { Self.text(outputLines(ReceivedOutput.rawLines(in: out), host: "stdin-host", file: "stdin")) }
+            _ = await waitUntil(timeout: .seconds(30)) { received().count >= expected.count }
+            let lines = received()
             #expect(lines == expected, "received \(lines.count) of \(expected.count)")
             #expect(await stopGracefully(receiver.process) == .exited(0))
         }

@@ -11,7 +11,7 @@ import LogFerryWire
 struct PipelineBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
-        abstract: "Tail -> spool -> ship -> receive -> file on loopback; agent CPU against bare zlib; backlog replay."
+        abstract: "Tail -> spool -> ship -> receive -> file on loopback; agent CPU against ISA-L alone and bare zlib; backlog replay."
     )
 
     @Option(name: .long, help: "Megabytes of log to write.")

@@ -52,24 +52,25 @@ public struct FileSource: Service {
         }
         var storedThrough = through
         let tailer = FileTailer(configuration: self.tailer, checkpoints: Array(offsets.checkpoints.values), logger: logger)
-        // Lines go straight into the open batch's body: no array or event per line.
-        var builder = BatchBodyBuilder(capacity: policy.maxBytes)
-        var openedAt: ContinuousClock.Instant?
-        var encoder = BatchEncoder(level: policy.compressionLevel, compressor: policy.compressor)
-        var touched: [FileIdentityKey: FileCheckpoint] = [:]
+        // Lines go straight into the open batch's body: no array or event per line. The batch is one value that
+        // `seal` takes `inout` and no local function captures, so the per-line closure's accesses to it are
+        // checked at compile time, not at run time for every line (about 1% of the agent's CPU in a profile).
+        var batch = OpenBatch(
+            builder: BatchBodyBuilder(capacity: policy.maxBytes),
+            encoder: BatchEncoder(level: policy.compressionLevel, compressor: policy.compressor))
         var lastSnapshot = ContinuousClock.now
         let dropped = Counter(label: "logferry_ingest_dropped_batches_total")
         let filtered = Counter(label: "logferry_source_lines_filtered_total", dimensions: [("source", "file")])
         // Lines dropped by the filter since the snapshot was last committed: their offsets are in no record yet.
         var filteredSinceCommit = false
 
-        func seal(interruptible: Bool) async throws {
-            guard !builder.isEmpty else { return }
-            let lineCount = builder.eventCount
-            let metadata = RecordMetadata(fileCheckpoints: FileCheckpoint.encode(Array(touched.values))).encoded()
-            touched.removeAll(keepingCapacity: true)
-            openedAt = nil
-            let sealed = try encoder.encode(&builder, host: host)
+        func seal(_ batch: inout OpenBatch, interruptible: Bool) async throws {
+            guard !batch.builder.isEmpty else { return }
+            let lineCount = batch.builder.eventCount
+            let metadata = RecordMetadata(fileCheckpoints: FileCheckpoint.encode(Array(batch.touched.values))).encoded()
+            batch.touched.removeAll(keepingCapacity: true)
+            batch.openedAt = nil
+            let sealed = try batch.encoder.encode(&batch.builder, host: host)
             // A graceful shutdown must not wait for ever on a full spool: the batch is then not stored, its
             // offsets not advanced, and its lines are read again after the restart.
             let payload = sealed.serializedParts()
@@ -108,13 +109,13 @@ public struct FileSource: Service {
                 var run: (key: FileIdentityKey, identity: FileIdentity, path: String)?
                 var runEnd: UInt64 = 0
                 tailer.poll(
-                    maxLines: max(1, policy.maxEvents - builder.eventCount),
-                    maxBytes: max(1, policy.maxBytes - builder.byteCount)
+                    maxLines: max(1, policy.maxEvents - batch.builder.eventCount),
+                    maxBytes: max(1, policy.maxBytes - batch.builder.byteCount)
                 ) { line in
                     polled += 1
                     let key = FileIdentityKey(line.identity)
                     if key != run?.key {
-                        if let run { touched[run.key] = FileCheckpoint(identity: run.identity, path: run.path, offset: runEnd) }
+                        if let run { batch.touched[run.key] = FileCheckpoint(identity: run.identity, path: run.path, offset: runEnd) }
                         run = (key, line.identity, line.path)
                     }
                     runEnd = line.endOffset
@@ -122,21 +123,21 @@ public struct FileSource: Service {
                         filteredNow += 1
                         return
                     }
-                    if builder.isEmpty { openedAt = .now }
-                    builder.append(line: line.line, source: line.path, timestamp: now)
+                    if batch.builder.isEmpty { batch.openedAt = .now }
+                    batch.builder.append(line: line.line, source: line.path, timestamp: now)
                 }
-                if let run { touched[run.key] = FileCheckpoint(identity: run.identity, path: run.path, offset: runEnd) }
+                if let run { batch.touched[run.key] = FileCheckpoint(identity: run.identity, path: run.path, offset: runEnd) }
                 if filteredNow > 0 {
                     filtered.increment(by: Int64(filteredNow))
                     filteredSinceCommit = true
                 }
-                if policy.isFull(events: builder.eventCount, bytes: builder.byteCount)
-                    || policy.isDue(openedAt: openedAt, at: .now)
+                if policy.isFull(events: batch.builder.eventCount, bytes: batch.builder.byteCount)
+                    || policy.isDue(openedAt: batch.openedAt, at: .now)
                 {
-                    try await seal(interruptible: true)
+                    try await seal(&batch, interruptible: true)
                     continue
                 }
-                if polled == 0, builder.isEmpty, storedThrough > committedThrough || filteredSinceCommit {
+                if polled == 0, batch.builder.isEmpty, storedThrough > committedThrough || filteredSinceCommit {
                     // Idle with every line read stored: the checkpoints are exactly those of the last record.
                     // Commit them now, or segments the sinks have delivered stay on disk until the next line.
                     // Lines dropped by the filter since are in no record: this commit is what keeps them read.
@@ -145,11 +146,11 @@ public struct FileSource: Service {
                     committedThrough = through
                     lastSnapshot = .now
                     filteredSinceCommit = false
-                    touched.removeAll(keepingCapacity: true)
+                    batch.touched.removeAll(keepingCapacity: true)
                 }
                 if polled == 0 {
                     // Wake for new lines, or at the open batch's linger deadline.
-                    await tailer.waitForChange(notAfter: policy.deadline(openedAt: openedAt))
+                    await tailer.waitForChange(notAfter: policy.deadline(openedAt: batch.openedAt))
                 }
             }
         } catch is CancellationError {
@@ -159,18 +160,29 @@ public struct FileSource: Service {
         }
         // Store the open batch on the way out, unless the spool is too full to take it without waiting.
         if await !spool.isUnderCapacityPressure {
-            try await seal(interruptible: false)
+            try await seal(&batch, interruptible: false)
         }
         // The tailer's checkpoints also cover the open batch's lines: commit them only once that batch is
         // stored. Otherwise the offsets stay those of the stored records and the lines are read again after
         // the restart.
-        guard builder.isEmpty else {
-            logger.notice("spool under capacity pressure at shutdown: \(builder.eventCount) file lines read but not stored are left to be read again after the restart")
+        guard batch.builder.isEmpty else {
+            logger.notice("spool under capacity pressure at shutdown: \(batch.builder.eventCount) file lines read but not stored are left to be read again after the restart")
             return
         }
         let last = await spool.lastSequence
         if last > 0 {
             try? await spool.commit(cursor: Self.offsetsCursor, through: last, state: FileCheckpoint.encode(tailer.checkpoints))
         }
+    }
+}
+
+extension FileSource {
+    /// The batch being filled: its body, its encoder, when its first line came, and the file positions its lines
+    /// reached.
+    struct OpenBatch {
+        var builder: BatchBodyBuilder
+        var encoder: BatchEncoder
+        var openedAt: ContinuousClock.Instant?
+        var touched: [FileIdentityKey: FileCheckpoint] = [:]
     }
 }

@@ -47,6 +47,23 @@ public enum Varint {
     }
 }
 
+extension Varint {
+    /// Writes `value` as a minimally encoded varint into `buffer` at `index` and returns the index just after it.
+    /// `buffer` must have room for ``maxBytes`` bytes from `index`.
+    @inlinable
+    public static func write(_ value: UInt64, into buffer: UnsafeMutableRawBufferPointer, at index: Int) -> Int {
+        var value = value
+        var index = index
+        while value >= 0x80 {
+            buffer[index] = UInt8(truncatingIfNeeded: value) | 0x80
+            value >>= 7
+            index &+= 1
+        }
+        buffer[index] = UInt8(value)
+        return index &+ 1
+    }
+}
+
 extension Array where Element == UInt8 {
     /// Appends `value` as a minimally encoded unsigned LEB128 varint (1 to ``Varint/maxBytes`` bytes).
     @inlinable

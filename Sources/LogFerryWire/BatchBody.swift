@@ -91,9 +91,15 @@ enum BatchBody {
         into body: inout [UInt8]
     ) {
         let delta = Int64(bitPattern: timestamp &- previous)
-        body.appendVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)))
-        body.appendVarint(UInt64(sourceIndex) << 1 | (hasFields ? 1 : 0))
-        body.appendVarint(UInt64(line.count))
+        // The three varints go into a scratch on the stack and into the body in one append: appending them byte
+        // by byte checked the body's uniqueness and capacity for every byte of every event.
+        var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &scratch) { header in
+            var count = Varint.write(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)), into: header, at: 0)
+            count = Varint.write(UInt64(sourceIndex) << 1 | (hasFields ? 1 : 0), into: header, at: count)
+            count = Varint.write(UInt64(line.count), into: header, at: count)
+            body.append(contentsOf: UnsafeRawBufferPointer(rebasing: header[..<count]))
+        }
         body.append(contentsOf: line)
     }
 

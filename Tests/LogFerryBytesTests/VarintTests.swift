@@ -29,6 +29,19 @@ struct VarintTests {
         }
     }
 
+    @Test("writing into a raw buffer gives the same bytes as appending, at any index, and says where it ended")
+    func writeIntoBuffer() {
+        for (value, expected) in Self.vectors {
+            for start in [0, 3] {
+                var buffer = [UInt8](repeating: 0xEE, count: start + Varint.maxBytes + 2)
+                let end = buffer.withUnsafeMutableBytes { Varint.write(value, into: $0, at: start) }
+                #expect(end == start + expected.count, "\(value) at \(start)")
+                #expect(Array(buffer[start..<end]) == expected, "\(value) at \(start)")
+                #expect(buffer[..<start].allSatisfy { $0 == 0xEE } && buffer[end...].allSatisfy { $0 == 0xEE })
+            }
+        }
+    }
+
     @Test("every shift of every group boundary round-trips")
     func boundaries() throws {
         for shift in 0..<64 {

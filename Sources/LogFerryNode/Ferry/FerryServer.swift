@@ -66,7 +66,6 @@ public final class FerryServer: Service, Sendable {
     /// Binds, reports the bound address, and serves until graceful shutdown or cancellation.
     public func run() async throws {
         let tlsContext = try configuration.tls?.makeContext()
-        let limits = configuration.limits
         // Every session is a socket: thousands of agents need thousands of descriptors.
         let descriptors = FileDescriptorLimit.raiseToHard()
         if descriptors.soft < configuration.maxSessions + 64 {

@@ -27,7 +27,7 @@ extension FerrySink {
             } else {
                 next = try await readRecord(reader, session: session)
             }
-            guard var (record, sealed, coverage) = next else { return }
+            guard case (let record, var sealed, var coverage)? = next else { return }
             var sequence = record.sequence
             if var merger = rebatcher {
                 // Merge what is already waiting behind this record; stop at the first that does not fit.

@@ -71,7 +71,7 @@ public struct SystemdNotifyService: Service {
         }
         // Also when the node is cancelled rather than shut down gracefully: sent from a task of its own, which the
         // cancellation does not reach.
-        await Task { await send([.stopping, .status("stopping")]) }.value
+        _ = await Task { await send([.stopping, .status("stopping")]) }.value
     }
 
     /// Probes and pets until cancelled; `readyStatus` is the status line restored when a wedge ends.

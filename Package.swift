@@ -34,18 +34,22 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // The NATS C client (libnats-dev 3.x, which has JetStream), for the JetStream sink and source.
+        // The NATS C client's headers (libnats-dev 3.x, which has JetStream), for the JetStream sink and source.
+        // Not linked: CNatsLoader loads the library when a NATS sink or source first connects.
         .systemLibrary(
             name: "CNats",
-            pkgConfig: "libnats",
             providers: [.apt(["libnats-dev"])]
         ),
+        // libnats loaded on first use: a node without NATS maps neither it nor OpenSSL (about 1.7 MB resident),
+        // and starts on a host without them. Each libnats function LogFerryNATS uses is forwarded here.
+        .target(name: "CNatsLoader"),
         // An async Swift API over CNats: connect, streams, publish with acks, durable pull consumers. Blocking C
         // calls run on a dispatch queue of their own, never on NIO event loops or the cooperative pool.
         .target(
             name: "LogFerryNATS",
             dependencies: [
                 "CNats",
+                "CNatsLoader",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

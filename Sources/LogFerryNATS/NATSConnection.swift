@@ -96,6 +96,7 @@ public final class NATSConnection: Sendable {
 
     private static func open(_ options: NATSConnectionOptions, callbacks: NATSCallbacks, list: String) throws -> Handles {
         let operation = "connect to \(list)"
+        try NATSLibrary.load(operation: operation)
         var natsOptions: OpaquePointer?
         try check(natsOptions_Create(&natsOptions), operation)
         defer { natsOptions_Destroy(natsOptions) }

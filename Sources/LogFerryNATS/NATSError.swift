@@ -21,6 +21,8 @@ public struct NATSError: Error, CustomStringConvertible, Sendable, Equatable {
         case notFound
         /// The connection was closed or is reconnecting.
         case disconnected
+        /// The NATS C client library is not installed (or not the version LogFerry was built with).
+        case libraryMissing
         /// Anything else.
         case other
     }
@@ -46,7 +48,7 @@ public struct NATSError: Error, CustomStringConvertible, Sendable, Equatable {
     public var isTransient: Bool {
         switch kind {
         case .noServers, .timeout, .clusterUnavailable, .disconnected, .streamFull, .other: return true
-        case .noJetStream, .permissionDenied, .notFound: return false
+        case .noJetStream, .permissionDenied, .notFound, .libraryMissing: return false
         }
     }
 
@@ -70,6 +72,8 @@ public struct NATSError: Error, CustomStringConvertible, Sendable, Equatable {
             advice = "not found"
         case .disconnected:
             advice = "the connection is down; the client reconnects on its own"
+        case .libraryMissing:
+            advice = "the NATS C client library cannot be loaded; install it (Debian: apt install \(NATSLibrary.debianPackage)) and restart"
         case .other:
             advice = "unexpected failure"
         }

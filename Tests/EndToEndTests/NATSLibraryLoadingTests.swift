@@ -1,0 +1,72 @@
+import Foundation
+import LogFerryTestSupport
+import Testing
+
+/// libnats (and the OpenSSL it links) is loaded when a NATS sink or source first connects, not at start: a node
+/// without NATS neither maps it nor needs it installed (Sources/CNatsLoader).
+@Suite("NATS library loaded on first use (real processes)")
+struct NATSLibraryLoadingTests {
+    /// The shared objects `pid` has mapped, by file name.
+    static func mappedLibraries(_ pid: Int32) throws -> Set<String> {
+        // Read to the end with read(2): /proc files report no size and hand out a page per read.
+        let descriptor = open("/proc/\(pid)/maps", O_RDONLY)
+        guard descriptor >= 0 else { throw HarnessError("cannot open /proc/\(pid)/maps: errno \(errno)") }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        while case let chunk = readRetryingInterrupts(descriptor), !chunk.isEmpty { bytes += chunk }
+        let maps = String(decoding: bytes, as: UTF8.self)
+        var names = Set<String>()
+        for line in maps.split(separator: "\n") {
+            guard let path = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first else { continue }
+            if let name = path.split(separator: "/").last, name.contains(".so") { names.insert(String(name)) }
+        }
+        return names
+    }
+
+    @Test("an agent shipping to a ferry peer maps neither libnats nor OpenSSL")
+    func agentWithoutNATS() async throws {
+        try await FerryScene.run("nats-lazy") { scene in
+            let children = scene.children
+            defer { children.killAll() }
+            let file = try scene.path("app.log")
+            try Data("one line\n".utf8).write(to: URL(fileURLWithPath: file))
+            // Nothing listens on the port: the agent spools and retries, which is all this test needs of it.
+            let agent = RestartableNode(name: "agent", arguments: [
+                "--file", file, "--spool", try scene.path("spool"), "--to", "127.0.0.1:\(try freeTCPPort())",
+                "--host-name", "lazy",
+            ], logDirectory: scene.directory.path, children: children)
+            try agent.start()
+            let tailing = await agent.waitForLog("resuming", deadline: .seconds(30))
+            #expect(tailing, "the agent did not start tailing: \(agent.allStandardError(lastLines: 20))")
+            let pid = try #require(agent.process?.pid)
+            let libraries = try Self.mappedLibraries(pid)
+            #expect(libraries.contains { $0.hasPrefix("libisal") }, "the listing of mapped libraries is not what this test thinks: \(libraries.sorted())")
+            #expect(!libraries.contains { $0.hasPrefix("libnats") }, "libnats is mapped: \(libraries.sorted())")
+            #expect(!libraries.contains { $0.hasPrefix("libcrypto") || $0.hasPrefix("libssl") }, "OpenSSL is mapped: \(libraries.sorted())")
+            _ = await agent.terminate()
+        }
+    }
+
+    @Test("an agent with --nats-out loads libnats when it connects", .enabled(if: NATSCluster.isAvailable, "nats-server is not installed"))
+    func agentWithNATS() async throws {
+        try await FerryScene.run("nats-loaded") { scene in
+            let children = scene.children
+            let nats = try NATSCluster(size: 1, directory: try scene.path("nats", create: true), children: children)
+            defer { children.killAll() }
+            try await nats.start()
+            let file = try scene.path("app.log")
+            try Data("one line\n".utf8).write(to: URL(fileURLWithPath: file))
+            let agent = RestartableNode(name: "agent", arguments: [
+                "--file", file, "--spool", try scene.path("spool"), "--nats-out", nats.urlList, "--host-name", "loaded",
+            ], logDirectory: scene.directory.path, children: children)
+            try agent.start()
+            let connected = await agent.waitForLog("connected to NATS", deadline: .seconds(30))
+            #expect(connected, "the agent did not connect: \(agent.allStandardError(lastLines: 20))")
+            let pid = try #require(agent.process?.pid)
+            let libraries = try Self.mappedLibraries(pid)
+            #expect(libraries.contains { $0.hasPrefix("libnats") }, "libnats is not mapped after connecting: \(libraries.sorted())")
+            _ = await agent.terminate()
+            await nats.stopAll()
+        }
+    }
+}

@@ -28,8 +28,14 @@ static pthread_once_t loadOnce = PTHREAD_ONCE_INIT;
 static void *library = NULL;
 static char loadError[512] = "";
 
+/// LOGFERRY_NATS_LIBRARY names another file to load (a libnats built elsewhere, with the same major and minor).
+static const char *libraryPath(void) {
+    const char *path = getenv("LOGFERRY_NATS_LIBRARY");
+    return path != NULL && path[0] != '\0' ? path : LOGFERRY_NATS_SONAME;
+}
+
 static void loadLibrary(void) {
-    library = dlopen(LOGFERRY_NATS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    library = dlopen(libraryPath(), RTLD_NOW | RTLD_LOCAL);
     if (library == NULL) {
         const char *reason = dlerror();
         snprintf(loadError, sizeof loadError, "%s", reason != NULL ? reason : "dlopen failed");
@@ -38,6 +44,10 @@ static void loadLibrary(void) {
 
 const char *logferry_nats_soname(void) {
     return LOGFERRY_NATS_SONAME;
+}
+
+const char *logferry_nats_library_path(void) {
+    return libraryPath();
 }
 
 int logferry_nats_load(char *error, size_t capacity) {
@@ -51,7 +61,7 @@ int logferry_nats_load(char *error, size_t capacity) {
 static void *resolve(const char *name) {
     char error[512];
     if (logferry_nats_load(error, sizeof error) != 0) {
-        fprintf(stderr, "logferry: NATS function %s used but %s cannot be loaded: %s\n", name, LOGFERRY_NATS_SONAME, error);
+        fprintf(stderr, "logferry: NATS function %s used but %s cannot be loaded: %s\n", name, libraryPath(), error);
         abort();
     }
     void *symbol = dlsym(library, name);

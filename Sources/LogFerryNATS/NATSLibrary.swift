@@ -3,8 +3,11 @@ import CNatsLoader
 /// The NATS C client library, loaded when the first NATS connection opens (CNatsLoader), so that nodes without
 /// NATS neither map it (nor OpenSSL, which it links) nor need it installed.
 enum NATSLibrary {
-    /// The library file loaded, e.g. `libnats.so.3.4`.
+    /// The soname LogFerry was built against, e.g. `libnats.so.3.4`.
     static var soname: String { String(cString: logferry_nats_soname()) }
+
+    /// The file loaded: `LOGFERRY_NATS_LIBRARY` when set (a libnats installed elsewhere), else ``soname``.
+    static var path: String { String(cString: logferry_nats_library_path()) }
 
     /// The Debian package that holds ``soname`` (`libnats.so.3.4` is in `libnats3.4`).
     static var debianPackage: String {
@@ -18,6 +21,6 @@ enum NATSLibrary {
     static func load(operation: String) throws(NATSError) {
         var reason = [CChar](repeating: 0, count: 512)
         guard logferry_nats_load(&reason, reason.count) != 0 else { return }
-        throw NATSError(kind: .libraryMissing, operation: operation, detail: "\(soname): \(String(cString: reason))")
+        throw NATSError(kind: .libraryMissing, operation: operation, detail: String(cString: reason))
     }
 }

@@ -69,4 +69,32 @@ struct NATSLibraryLoadingTests {
             await nats.stopAll()
         }
     }
+
+    @Test("a NATS node whose libnats cannot be loaded says which package to install and keeps running")
+    func missingLibrary() async throws {
+        try await FerryScene.run("nats-missing") { scene in
+            let children = scene.children
+            defer { children.killAll() }
+            let file = try scene.path("app.log")
+            try Data("one line\n".utf8).write(to: URL(fileURLWithPath: file))
+            let stderrPath = try scene.path("agent.stderr")
+            let agent = children.track(try LogFerryProcess(
+                ["agent", "--file", file, "--spool", try scene.path("spool"), "--host-name", "missing",
+                 "--nats-out", "nats://127.0.0.1:\(try freeTCPPort())"],
+                environment: ["LOGFERRY_NATS_LIBRARY": "/nonexistent/libnats.so.3.4"], stderrPath: stderrPath))
+            func log() -> String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+            let said = await waitUntil(timeout: .seconds(30)) { log().contains("cannot be loaded") }
+            #expect(said, "no error about the library: \(log())")
+            #expect(log().contains("apt install libnats"), "the error does not name the package: \(log())")
+            #expect(log().contains("/nonexistent/libnats.so.3.4"), "the error does not name the file: \(log())")
+            // An operator error, not a crash: the agent is still up, retrying with backoff.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(kill(agent.pid, 0) == 0, "the agent is gone: \(log())")
+            let libraries = try Self.mappedLibraries(agent.pid)
+            #expect(!libraries.contains { $0.hasPrefix("libnats") }, "libnats is mapped: \(libraries.sorted())")
+            agent.signal(SIGTERM)
+            let exit = await agent.wait()
+            #expect(exit == .exited(0), "the agent did not stop cleanly on SIGTERM: \(exit)")
+        }
+    }
 }

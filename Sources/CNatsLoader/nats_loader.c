@@ -46,10 +46,6 @@ const char *logferry_nats_soname(void) {
     return LOGFERRY_NATS_SONAME;
 }
 
-const char *logferry_nats_library_path(void) {
-    return libraryPath();
-}
-
 int logferry_nats_load(char *error, size_t capacity) {
     pthread_once(&loadOnce, loadLibrary);
     if (library != NULL) return 0;

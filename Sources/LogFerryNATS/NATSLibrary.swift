@@ -6,9 +6,6 @@ enum NATSLibrary {
     /// The soname LogFerry was built against, e.g. `libnats.so.3.4`.
     static var soname: String { String(cString: logferry_nats_soname()) }
 
-    /// The file loaded: `LOGFERRY_NATS_LIBRARY` when set (a libnats installed elsewhere), else ``soname``.
-    static var path: String { String(cString: logferry_nats_library_path()) }
-
     /// The Debian package that holds ``soname`` (`libnats.so.3.4` is in `libnats3.4`).
     static var debianPackage: String {
         let prefix = "libnats.so."
@@ -17,7 +14,8 @@ enum NATSLibrary {
 
     /// Loads the library once; later calls return at once.
     ///
-    /// - Throws: ``NATSError`` of kind `libraryMissing`, with the loader's reason, when it cannot be loaded.
+    /// - Throws: ``NATSError`` of kind `libraryMissing`, with the loader's reason (it names the file: the soname, or
+    ///   `LOGFERRY_NATS_LIBRARY` when set), when it cannot be loaded.
     static func load(operation: String) throws(NATSError) {
         var reason = [CChar](repeating: 0, count: 512)
         guard logferry_nats_load(&reason, reason.count) != 0 else { return }

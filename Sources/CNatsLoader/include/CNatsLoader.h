@@ -10,7 +10,4 @@ int logferry_nats_load(char *error, size_t capacity);
 /// The soname of the libnats LogFerry was built against, e.g. "libnats.so.3.4".
 const char *logferry_nats_soname(void);
 
-/// The file it loads: $LOGFERRY_NATS_LIBRARY when set, else the soname.
-const char *logferry_nats_library_path(void);
-
 #endif

@@ -3,8 +3,8 @@
 
 #include <stddef.h>
 
-/// Loads the NATS C client library once (see nats_loader.c); 0 when it is loaded (now or before), else -1 with the reason
-/// written into `error` (at most `capacity` bytes, NUL-terminated).
+/// Loads the NATS C client library once (see nats_loader.c); 0 when it is loaded (now or before), else -1 with
+/// the reason written into `error` (at most `capacity` bytes, NUL-terminated).
 int logferry_nats_load(char *error, size_t capacity);
 
 /// The soname of the libnats LogFerry was built against, e.g. "libnats.so.3.4".

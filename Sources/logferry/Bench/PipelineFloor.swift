@@ -58,7 +58,8 @@ struct PipelineFloor {
                 spoolOffset += off_t(produced)
                 var sent = 0
                 while sent < produced {
-                    let wrote = write(socket, compressed.baseAddress! + sent, produced - sent)
+                    let rest = UnsafeRawBufferPointer(rebasing: compressed[sent...])
+                    let wrote = write(socket, rest.baseAddress, rest.count)
                     guard wrote > 0 else { throw BenchError("loopback send failed: errno \(errno)") }
                     sent += wrote
                 }

@@ -63,7 +63,6 @@ public struct FileSource: Service {
         let filtered = Counter(label: "logferry_source_lines_filtered_total", dimensions: [("source", "file")])
         // Lines dropped by the filter since the snapshot was last committed: their offsets are in no record yet.
         var filteredSinceCommit = false
-        let keepsEveryLine = filter.keepsEverything
 
         func seal(_ batch: inout OpenBatch, interruptible: Bool) async throws {
             guard !batch.builder.isEmpty else { return }
@@ -120,7 +119,7 @@ public struct FileSource: Service {
                         run = (key, line.identity, line.path)
                     }
                     runEnd = line.endOffset
-                    guard keepsEveryLine || filter.admits(line.line) else {
+                    guard filter.admits(line.line) else {
                         filteredNow += 1
                         return
                     }

@@ -23,14 +23,20 @@ public struct LineFilter: Sendable {
     public var keepsEverything: Bool { include.isEmpty && exclude.isEmpty }
 
     /// Whether `line` passes: matches an include pattern (when there are any) and no exclude pattern.
+    ///
+    /// Sources call it for every line; without patterns it is one inlined check, not a call per line.
+    @inline(__always)
     public func admits(_ line: UnsafeRawBufferPointer) -> Bool {
-        if !include.isEmpty, !include.contains(where: { $0.matches(line) }) { return false }
-        return !exclude.contains { $0.matches(line) }
+        keepsEverything || matchesPatterns(line)
     }
 
     /// Whether `line` passes (see ``admits(_:)-(UnsafeRawBufferPointer)``).
     public func admits(_ line: [UInt8]) -> Bool {
-        if keepsEverything { return true }
-        return line.withUnsafeBytes { admits($0) }
+        keepsEverything || line.withUnsafeBytes { matchesPatterns($0) }
+    }
+
+    private func matchesPatterns(_ line: UnsafeRawBufferPointer) -> Bool {
+        if !include.isEmpty, !include.contains(where: { $0.matches(line) }) { return false }
+        return !exclude.contains { $0.matches(line) }
     }
 }

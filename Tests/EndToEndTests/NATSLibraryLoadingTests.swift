@@ -23,19 +23,24 @@ struct NATSLibraryLoadingTests {
         return names
     }
 
+    /// Starts an agent that tails a one-line file into its spool and ships it with `sink` (its upstream flags).
+    static func startAgent(in scene: FerryScene, host: String, sink: [String]) throws -> RestartableNode {
+        let file = try scene.path("app.log")
+        try Data("one line\n".utf8).write(to: URL(fileURLWithPath: file))
+        let agent = RestartableNode(
+            name: "agent", arguments: ["--file", file, "--spool", try scene.path("spool"), "--host-name", host] + sink,
+            logDirectory: scene.directory.path, children: scene.children)
+        try agent.start()
+        return agent
+    }
+
     @Test("an agent shipping to a ferry peer maps neither libnats nor OpenSSL")
     func agentWithoutNATS() async throws {
         try await FerryScene.run("nats-lazy") { scene in
             let children = scene.children
             defer { children.killAll() }
-            let file = try scene.path("app.log")
-            try Data("one line\n".utf8).write(to: URL(fileURLWithPath: file))
             // Nothing listens on the port: the agent spools and retries, which is all this test needs of it.
-            let agent = RestartableNode(name: "agent", arguments: [
-                "--file", file, "--spool", try scene.path("spool"), "--to", "127.0.0.1:\(try freeTCPPort())",
-                "--host-name", "lazy",
-            ], logDirectory: scene.directory.path, children: children)
-            try agent.start()
+            let agent = try Self.startAgent(in: scene, host: "lazy", sink: ["--to", "127.0.0.1:\(try freeTCPPort())"])
             let tailing = await agent.waitForLog("resuming", deadline: .seconds(30))
             #expect(tailing, "the agent did not start tailing: \(agent.allStandardError(lastLines: 20))")
             let pid = try #require(agent.process?.pid)
@@ -54,12 +59,7 @@ struct NATSLibraryLoadingTests {
             let nats = try NATSCluster(size: 1, directory: try scene.path("nats", create: true), children: children)
             defer { children.killAll() }
             try await nats.start()
-            let file = try scene.path("app.log")
-            try Data("one line\n".utf8).write(to: URL(fileURLWithPath: file))
-            let agent = RestartableNode(name: "agent", arguments: [
-                "--file", file, "--spool", try scene.path("spool"), "--nats-out", nats.urlList, "--host-name", "loaded",
-            ], logDirectory: scene.directory.path, children: children)
-            try agent.start()
+            let agent = try Self.startAgent(in: scene, host: "loaded", sink: ["--nats-out", nats.urlList])
             let connected = await agent.waitForLog("connected to NATS", deadline: .seconds(30))
             #expect(connected, "the agent did not connect: \(agent.allStandardError(lastLines: 20))")
             let pid = try #require(agent.process?.pid)

@@ -1,19 +1,27 @@
 import Foundation
 import LogFerryBytes
 import LogFerryDeflate
+import LogFerryWire
 
 /// The least CPU any durable shipper of a file can spend on it: one thread that reads the file in 1 MiB
 /// chunks, compresses each with ISA-L level 1, checksums it, appends it to a file with `fdatasync`, and writes it
 /// to a loopback socket. No lines, no framing, no records, no acknowledgements, no second thread.
 ///
-/// `logferry bench pipeline` prints it beside ISA-L alone, so the agent's CPU reads as three parts: the
-/// compression, the system calls a fsync-per-batch spool and a socket cannot avoid (floor minus ISA-L alone), and
-/// what the agent adds on top (agent minus floor).
+/// With `encodesLines`, the same thread also does the least a shipper of *lines* must: it cuts each chunk into
+/// lines with `memchr` (a line cut by the chunk's end waits for the next read) and encodes them as the wire's
+/// events with ``BatchBodyBuilder``, the agent's own encoder, compressing a body at the agent's default batch size (4,096 events or 1 MiB). That
+/// is the cost of a perfect single-threaded agent: no handoffs, no records, no protocol.
+///
+/// `logferry bench pipeline` prints both beside ISA-L alone, so the agent's CPU reads as four parts: the
+/// compression, the system calls a fsync-per-batch spool and a socket cannot avoid (floor minus ISA-L alone), the
+/// events the wire format needs (floor with lines minus floor), and what the agent adds on top.
 struct PipelineFloor {
     /// The file to ship.
     let inputPath: String
     /// Where the compressed chunks are appended (deleted afterwards).
     let spoolPath: String
+    /// Whether to cut lines and encode them as events before compressing (see the type's comment).
+    var encodesLines = false
 
     /// CPU seconds (user and system) of the calling thread for the whole loop; the discarding reader of the socket
     /// runs on its own thread and is not counted.
@@ -31,24 +39,73 @@ struct PipelineFloor {
         defer { close(socket) }
 
         let chunk = 1 << 20
-        let compressor = DeflateCompressor(backend: .isal, level: 1)
         var buffer = [UInt8](repeating: 0, count: chunk)
-        var output = [UInt8](repeating: 0, count: compressor.outputCapacity(chunk))
+        var destination = Destination(spool: spool, spoolPath: spoolPath, socket: socket, chunk: chunk)
+        var builder = BatchBodyBuilder(capacity: chunk + chunk / 8)
         let started = Self.threadCPU()
         var readOffset: off_t = 0
-        var spoolOffset: off_t = 0
+        // Bytes of a line cut by the previous chunk's end, kept at the front of the buffer.
+        var carried = 0
         while true {
-            let count = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress, chunk, readOffset) }
+            let count = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress.map { $0 + carried }, chunk - carried, readOffset) }
             guard count > 0 else {
                 if count < 0 { throw BenchError("cannot read \(inputPath): errno \(errno)") }
                 break
             }
             readOffset += off_t(count)
-            let produced = try buffer.withUnsafeBytes { raw in
-                try output.withUnsafeMutableBytes { out in
-                    try compressor.compress(UnsafeRawBufferPointer(rebasing: raw[0..<count]), into: out)
-                }
+            guard encodesLines else {
+                try buffer.withUnsafeBytes { try destination.ship(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                continue
             }
+            let timestamp = UInt64(Date().timeIntervalSince1970 * 1e9)
+            let filled = carried + count
+            carried = try buffer.withUnsafeMutableBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                var start = 0
+                while start < filled, let newline = memchr(base + start, 0x0A, filled - start) {
+                    let end = base.distance(to: newline)
+                    builder.append(line: UnsafeRawBufferPointer(rebasing: raw[start..<end]), source: inputPath, timestamp: timestamp)
+                    start = end + 1
+                    // The agent's default batch: 4,096 events or 1 MiB, whichever comes first.
+                    if builder.eventCount >= 4096 || builder.byteCount >= chunk {
+                        try Self.ship(&builder, to: &destination)
+                    }
+                }
+                if start == 0 && filled == chunk {
+                    // A line longer than the buffer goes as it is.
+                    builder.append(line: UnsafeRawBufferPointer(rebasing: raw[0..<filled]), source: inputPath, timestamp: timestamp)
+                    return 0
+                }
+                raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[start..<filled]))
+                return filled - start
+            }
+        }
+        if !builder.isEmpty { try Self.ship(&builder, to: &destination) }
+        return Self.threadCPU() - started
+    }
+
+    /// Where the floor's compressed batches go: the spool file (made durable) and the loopback socket. State kept in
+    /// one value the loop passes `inout`, so the per-line loop pays no dynamic exclusivity checks on captured
+    /// variables (which the agent's own loop does not pay either).
+    private struct Destination {
+        let spool: Int32
+        let spoolPath: String
+        let socket: Int32
+        let compressor = DeflateCompressor(backend: .isal, level: 1)
+        var output: [UInt8]
+        var spoolOffset: off_t = 0
+
+        init(spool: Int32, spoolPath: String, socket: Int32, chunk: Int) {
+            self.spool = spool
+            self.spoolPath = spoolPath
+            self.socket = socket
+            // A body is at most one batch plus a line and the event headers.
+            output = [UInt8](repeating: 0, count: compressor.outputCapacity(2 * chunk))
+        }
+
+        /// Compresses `body`, checksums it, makes it durable and sends it.
+        mutating func ship(_ body: UnsafeRawBufferPointer) throws {
+            let produced = try output.withUnsafeMutableBytes { try compressor.compress(body, into: $0) }
             try output.withUnsafeBytes { raw in
                 let compressed = UnsafeRawBufferPointer(rebasing: raw[0..<produced])
                 _ = CRC32C.checksum(compressed)
@@ -65,7 +122,15 @@ struct PipelineFloor {
                 }
             }
         }
-        return Self.threadCPU() - started
+    }
+
+    /// Finishes the builder's body and ships it.
+    private static func ship(_ builder: inout BatchBodyBuilder, to destination: inout Destination) throws {
+        var failure: (any Error)?
+        try builder.finish(host: "floor") { body in
+            do { try destination.ship(body) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     /// CPU seconds this thread has used.

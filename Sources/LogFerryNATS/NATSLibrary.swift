@@ -19,6 +19,6 @@ enum NATSLibrary {
     static func load(operation: String) throws(NATSError) {
         var reason = [CChar](repeating: 0, count: 512)
         guard logferry_nats_load(&reason, reason.count) != 0 else { return }
-        throw NATSError(kind: .libraryMissing, operation: operation, detail: String(cString: reason))
+        throw NATSError(kind: .libraryMissing, operation: operation, detail: reason.withUnsafeBufferPointer { $0.baseAddress.map { String(cString: $0) } ?? "" })
     }
 }

@@ -37,7 +37,7 @@ struct SpoolIdentity: Equatable {
         }
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, name.count - 1)
-        return "host:" + String(cString: name)
+        return "host:" + name.withUnsafeBufferPointer { $0.baseAddress.map { String(cString: $0) } ?? "" }
     }
 
     private static func absolutePath(_ directory: String) -> String {

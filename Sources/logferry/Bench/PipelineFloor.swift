@@ -1,6 +1,7 @@
 import Foundation
 import LogFerryBytes
 import LogFerryDeflate
+import LogFerryNode
 import LogFerryWire
 
 /// The least CPU any durable shipper of a file can spend on it: one thread that reads the file in 1 MiB
@@ -9,8 +10,9 @@ import LogFerryWire
 ///
 /// With `encodesLines`, the same thread also does the least a shipper of *lines* must: it cuts each chunk into
 /// lines with `memchr` (a line cut by the chunk's end waits for the next read) and encodes them as the wire's
-/// events with ``BatchBodyBuilder``, the agent's own encoder, compressing a body at the agent's default batch size (4,096 events or 1 MiB). That
-/// is the cost of a perfect single-threaded agent: no handoffs, no records, no protocol.
+/// events with ``BatchBodyBuilder``, the agent's own encoder, compressing a body whenever the default
+/// ``BatchPolicy`` would seal the agent's batch. That is the cost of a perfect single-threaded agent: no handoffs,
+/// no records, no protocol.
 ///
 /// `logferry bench pipeline` prints both beside ISA-L alone, so the agent's CPU reads as four parts: the
 /// compression, the system calls a fsync-per-batch spool and a socket cannot avoid (floor minus ISA-L alone), the
@@ -41,7 +43,8 @@ struct PipelineFloor {
         let chunk = 1 << 20
         var buffer = [UInt8](repeating: 0, count: chunk)
         var destination = Destination(spool: spool, spoolPath: spoolPath, socket: socket, chunk: chunk)
-        var builder = BatchBodyBuilder(capacity: chunk + chunk / 8)
+        let policy = BatchPolicy()
+        var builder = BatchBodyBuilder(capacity: policy.maxBytes)
         let started = Self.threadCPU()
         var readOffset: off_t = 0
         // Bytes of a line cut by the previous chunk's end, kept at the front of the buffer.
@@ -66,8 +69,7 @@ struct PipelineFloor {
                     let end = base.distance(to: newline)
                     builder.append(line: UnsafeRawBufferPointer(rebasing: raw[start..<end]), source: inputPath, timestamp: timestamp)
                     start = end + 1
-                    // The agent's default batch: 4,096 events or 1 MiB, whichever comes first.
-                    if builder.eventCount >= 4096 || builder.byteCount >= chunk {
+                    if builder.eventCount >= policy.maxEvents || builder.byteCount >= policy.maxBytes {
                         try Self.ship(&builder, to: &destination)
                     }
                 }
@@ -99,8 +101,8 @@ struct PipelineFloor {
             self.spool = spool
             self.spoolPath = spoolPath
             self.socket = socket
-            // A body is at most one batch plus a line and the event headers.
-            output = [UInt8](repeating: 0, count: compressor.outputCapacity(2 * chunk))
+            // A body is at most one batch (1 MiB by default) plus a line of at most `chunk` and its header.
+            output = [UInt8](repeating: 0, count: compressor.outputCapacity(BatchPolicy().maxBytes + 2 * chunk))
         }
 
         /// Compresses `body`, checksums it, makes it durable and sends it.

@@ -84,8 +84,6 @@ struct FerryOriginDedupTests {
         return httpGet(port: port, path: "/metrics").flatMap { metricValue($0, name) } ?? 0
     }
 
-    /// Handshakes as hop `hopID`; fails unless welcomed. Returns the welcome.
-    @discardableResult
     /// A new relay (its own hop spool id) sends `units` of `origin`, 10 events each, as its record 1 and waits for
     /// the ack.
     static func viaNewRelay(_ port: Int, _ name: String, origin: [UInt8], units: ClosedRange<UInt64>) async throws {
@@ -96,6 +94,8 @@ struct FerryOriginDedupTests {
         }
     }
 
+    /// Handshakes as hop `hopID`; fails unless welcomed. Returns the welcome.
+    @discardableResult
     static func welcome(_ connection: RawFerryConnection, hopID: [UInt8], name: String = "relay") async throws -> Welcome {
         let answer = try await connection.handshake(spoolID: hopID, hostName: name, key: nil)
         guard case .welcome(let welcome) = answer else {

@@ -130,7 +130,7 @@ struct LineSplitterTests {
         var splitter = LineSplitter(maxLineBytes: 16)
         var lines: [String] = []
         func feed(_ text: String) {
-            Array(text.utf8).withUnsafeBytes { bytes in
+            _ = Array(text.utf8).withUnsafeBytes { bytes in
                 splitter.feed(bytes) { line, _, _ in
                     lines.append(String(decoding: line, as: UTF8.self))
                     return true

@@ -42,8 +42,9 @@ struct PipelineFloor {
 
         let chunk = 1 << 20
         var buffer = [UInt8](repeating: 0, count: chunk)
-        var destination = Destination(spool: spool, spoolPath: spoolPath, socket: socket, chunk: chunk)
         let policy = BatchPolicy()
+        // A body is at most one batch plus a line of at most `chunk` and its header.
+        var destination = Destination(spool: spool, spoolPath: spoolPath, socket: socket, largestBody: policy.maxBytes + 2 * chunk)
         var builder = BatchBodyBuilder(capacity: policy.maxBytes)
         let started = Self.threadCPU()
         var readOffset: off_t = 0
@@ -97,12 +98,11 @@ struct PipelineFloor {
         var output: [UInt8]
         var spoolOffset: off_t = 0
 
-        init(spool: Int32, spoolPath: String, socket: Int32, chunk: Int) {
+        init(spool: Int32, spoolPath: String, socket: Int32, largestBody: Int) {
             self.spool = spool
             self.spoolPath = spoolPath
             self.socket = socket
-            // A body is at most one batch (1 MiB by default) plus a line of at most `chunk` and its header.
-            output = [UInt8](repeating: 0, count: compressor.outputCapacity(BatchPolicy().maxBytes + 2 * chunk))
+            output = [UInt8](repeating: 0, count: compressor.outputCapacity(largestBody))
         }
 
         /// Compresses `body`, checksums it, makes it durable and sends it.

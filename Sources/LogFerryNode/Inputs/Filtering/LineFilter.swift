@@ -32,7 +32,7 @@ public struct LineFilter: Sendable {
 
     /// Whether `line` passes (see ``admits(_:)-(UnsafeRawBufferPointer)``).
     public func admits(_ line: [UInt8]) -> Bool {
-        keepsEverything || line.withUnsafeBytes { matchesPatterns($0) }
+        line.withUnsafeBytes { admits($0) }
     }
 
     private func matchesPatterns(_ line: UnsafeRawBufferPointer) -> Bool {
